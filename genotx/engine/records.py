@@ -1,0 +1,135 @@
+"""Run records and the results store: one JSON file per finished run, an SQLite index beside them.
+
+A record is written atomically only once its run has finished, so a killed benchmark leaves no
+partial record and a restart skips exactly the runs whose records exist.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from genotx.data.cache import atomic_path, atomic_write_text
+
+__all__ = ["RunRecord", "ResultStore", "run_key"]
+
+
+def run_key(task: str, model: str, split: str, seed: int) -> str:
+    """File-safe identifier of a run.
+
+    Examples
+    --------
+    >>> run_key("drug_response", "lgbm", "cold_drug", 0)
+    'drug_response__lgbm__cold_drug__seed0'
+    """
+    return f"{task}__{model}__{split}__seed{seed}"
+
+
+def _clean(value):
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """The result of one (task, model, split, seed) run: JSON-serialisable, read by CLI and report."""
+
+    task: str
+    stage: str
+    model: str
+    split: str
+    seed: int
+    metrics: dict[str, float]
+    n_train: int
+    n_test: int
+    data_kind: str
+    metrics_std: dict[str, float] = field(default_factory=dict)
+    n_folds: int = 1
+    fold_metrics: list[dict] = field(default_factory=list)
+    details: dict = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
+    wall_time_s: float = 0.0
+
+    @property
+    def key(self) -> str:
+        return run_key(self.task, self.model, self.split, self.seed)
+
+    def to_dict(self) -> dict:
+        return _clean(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunRecord":
+        names = {f.name for f in dataclasses.fields(cls)}
+        data = {k: v for k, v in data.items() if k in names}
+        data["metrics"] = {k: (np.nan if v is None else v) for k, v in data["metrics"].items()}
+        return cls(**data)
+
+
+class ResultStore:
+    """Run records under ``out/runs/*.json``, predictions under ``out/predictions/*.parquet``."""
+
+    def __init__(self, out: str | Path) -> None:
+        self.out = Path(out)
+        self.runs = self.out / "runs"
+        self.predictions = self.out / "predictions"
+
+    def has(self, key: str) -> bool:
+        path = self.runs / f"{key}.json"
+        if not path.exists():
+            return False
+        try:
+            json.loads(path.read_text())
+            return True
+        except json.JSONDecodeError:
+            return False
+
+    def write(self, record: RunRecord, predictions: pd.DataFrame | None = None) -> Path:
+        if predictions is not None and len(predictions):
+            with atomic_path(self.predictions / f"{record.key}.parquet") as tmp:
+                predictions.to_parquet(tmp, index=False)
+        path = atomic_write_text(self.runs / f"{record.key}.json", json.dumps(record.to_dict(), indent=1))
+        self.index()
+        return path
+
+    def records(self) -> list[RunRecord]:
+        out = []
+        for path in sorted(self.runs.glob("*.json")):
+            try:
+                out.append(RunRecord.from_dict(json.loads(path.read_text())))
+            except (json.JSONDecodeError, TypeError, KeyError):
+                continue  # not a finished record; a rerun will redo it
+        return out
+
+    def load_predictions(self, key: str) -> pd.DataFrame | None:
+        path = self.predictions / f"{key}.parquet"
+        return pd.read_parquet(path) if path.exists() else None
+
+    def index(self) -> Path:
+        """Rebuild ``runs.sqlite`` (table ``runs``, one row per run and metric) from the JSON records."""
+        rows = [
+            (r.key, r.task, r.stage, r.model, r.split, r.seed, r.data_kind, name, value, r.wall_time_s)
+            for r in self.records()
+            for name, value in r.metrics.items()
+        ]
+        with atomic_path(self.out / "runs.sqlite") as tmp:
+            with sqlite3.connect(tmp) as db:
+                db.execute(
+                    "CREATE TABLE runs (key TEXT, task TEXT, stage TEXT, model TEXT, split TEXT, seed INT, "
+                    "data_kind TEXT, metric TEXT, value REAL, wall_time_s REAL)"
+                )
+                db.executemany("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            db.close()
+        return self.out / "runs.sqlite"

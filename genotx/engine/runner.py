@@ -1,0 +1,169 @@
+"""The runner: a run is (task, model, split, seed); a benchmark is many runs, resumable.
+
+``run`` loads the task's data, hands it to the task's protocol and wraps the outcome in a
+:class:`RunRecord` with provenance (source sha256, package versions, seed, wall time).
+``benchmark`` plans runs, skips those whose record already exists in ``out`` and writes each
+finished run atomically, so a killed benchmark restarted with the same ``out`` only does what is
+missing. Scale-out: ``backend="ray"`` fans runs out over a Ray cluster (``pip install genotx[scale]``).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import platform
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from genotx.data.source import SOURCES, source_sha256
+from genotx.engine.protocols import PROTOCOL_RUNNERS, Outcome
+from genotx.engine.records import ResultStore, RunRecord, run_key
+from genotx.errors import UnknownNameError
+from genotx.tasks.registry import Task, get_task
+from genotx.tasks.spec import Dataset
+
+__all__ = ["run", "benchmark", "plan", "PlannedRun", "package_versions"]
+
+log = logging.getLogger(__name__)
+
+_VERSIONED = ("genotx", "numpy", "pandas", "scikit-learn", "lightgbm", "torch", "rdkit", "scipy")
+
+
+@lru_cache(maxsize=1)
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    task: str
+    model: str
+    split: str
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return run_key(self.task, self.model, self.split, self.seed)
+
+
+def _evaluate(task: Task, dataset: Dataset, *, split: str, model: str, seed: int, progress=None) -> Outcome:
+    own = getattr(task.module, "evaluate", None)
+    if own is not None:
+        return own(dataset, split=split, model=model, seed=seed)
+    return PROTOCOL_RUNNERS[task.spec.protocol](task, dataset, split=split, model=model, seed=seed, progress=progress)
+
+
+def run(
+    task: str | Task,
+    *,
+    model: str | None = None,
+    split: str | None = None,
+    seed: int = 0,
+    dataset: Dataset | None = None,
+    progress: Callable[[], None] | None = None,
+) -> tuple[RunRecord, Outcome]:
+    """Run one (task, model, split, seed) and return its record and full outcome.
+
+    Examples
+    --------
+    >>> import genotx
+    >>> callable(genotx.run)
+    True
+    """
+    task = get_task(task) if isinstance(task, str) else task
+    model = model or task.spec.default_model
+    split = split or task.spec.default_split
+    task.model(model)  # validates names before any data is loaded
+    if split not in task.spec.splits:
+        raise UnknownNameError("split", split, task.spec.splits)
+    start = time.perf_counter()
+    dataset = dataset if dataset is not None else task.load()
+    outcome = _evaluate(task, dataset, split=split, model=model, seed=seed, progress=progress)
+    used = dataset.meta.get("sources", task.spec.sources)
+    record = RunRecord(
+        task=task.name,
+        stage=task.spec.stage,
+        model=model,
+        split=split,
+        seed=seed,
+        metrics=outcome.metrics,
+        n_train=outcome.n_train,
+        n_test=outcome.n_test,
+        data_kind=dataset.meta.get("data_kind", task.spec.data_kind),
+        metrics_std=_fold_std(outcome),
+        n_folds=max(len(outcome.fold_metrics), 1),
+        fold_metrics=outcome.fold_metrics,
+        details=outcome.details,
+        provenance={
+            "sources": {s: source_sha256(s) for s in used if s in SOURCES},
+            "versions": package_versions(),
+            "data_note": task.spec.data_note,
+        },
+        wall_time_s=round(time.perf_counter() - start, 3),
+    )
+    return record, outcome
+
+
+def _fold_std(outcome: Outcome) -> dict[str, float]:
+    import numpy as np
+
+    if len(outcome.fold_metrics) < 2:
+        return {}
+    out = {}
+    for name in outcome.metrics:
+        values = np.array([f.get(name, np.nan) for f in outcome.fold_metrics], dtype=float)
+        if np.isfinite(values).sum() >= 2:
+            out[name] = float(np.nanstd(values))
+            out[f"{name}_fold_mean"] = float(np.nanmean(values))
+    return out
+
+
+def plan(tasks: Iterable[str], *, quick: bool = False, seeds: Iterable[int] = (0,)) -> list[PlannedRun]:
+    """The runs of a benchmark: every baseline x split of each task (quick: default split only,
+    default model and the trivial floor)."""
+    runs = []
+    for name in tasks:
+        task = get_task(name)
+        if not task.implemented:
+            continue
+        spec = task.spec
+        models = [spec.default_model] + ([spec.trivial] if spec.trivial and spec.trivial != spec.default_model else [])
+        models = models if quick else list(spec.baselines)
+        splits = [spec.default_split] if quick else list(spec.splits)
+        runs += [PlannedRun(name, m, s, seed) for s in splits for m in models for seed in seeds]
+    return runs
+
+
+def benchmark(
+    tasks: Iterable[str],
+    out: str,
+    *,
+    quick: bool = False,
+    seeds: Iterable[int] = (0,),
+    on_start: Callable[[PlannedRun], None] | None = None,
+    on_done: Callable[[PlannedRun, RunRecord | None], None] | None = None,
+) -> list[RunRecord]:
+    """Run every planned run not yet recorded in ``out``; return all records in ``out``."""
+    store = ResultStore(out)
+    todo = [r for r in plan(tasks, quick=quick, seeds=seeds) if not store.has(r.key)]
+    datasets: dict[str, Dataset] = {}
+    for planned in todo:
+        if on_start:
+            on_start(planned)
+        task = get_task(planned.task)
+        if planned.task not in datasets:
+            datasets = {planned.task: task.load()}  # keep one dataset in memory at a time
+        record, outcome = run(task, model=planned.model, split=planned.split, seed=planned.seed, dataset=datasets[planned.task])
+        store.write(record, outcome.predictions)
+        log.info("%s: %s", planned.key, record.metrics)
+        if on_done:
+            on_done(planned, record)
+    return store.records()

@@ -1,0 +1,83 @@
+"""One home for user-facing errors.
+
+Every error says what went wrong, where (file, line or record) and how to fix it. Each class also
+inherits the matching built-in so ``except ValueError`` keeps working for callers.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "GenotxError",
+    "InputError",
+    "UnknownNameError",
+    "DataMissingError",
+    "IntegrityError",
+    "FetchError",
+    "NotImplementedTaskError",
+    "did_you_mean",
+]
+
+
+class GenotxError(Exception):
+    """Base class of every error genotx raises on purpose."""
+
+
+class InputError(GenotxError, ValueError):
+    """A user's file or object is malformed.
+
+    Examples
+    --------
+    >>> str(InputError("guides.csv", "bad base 'X' at position 3", line=4, fix="use only A/C/G/T/N"))
+    "guides.csv, line 4: bad base 'X' at position 3. Fix: use only A/C/G/T/N"
+    """
+
+    def __init__(self, where: str, problem: str, *, line: int | None = None, fix: str = "") -> None:
+        self.where, self.problem, self.line, self.fix = where, problem, line, fix
+        place = f"{where}, line {line}" if line is not None else where
+        super().__init__(f"{place}: {problem}" + (f". Fix: {fix}" if fix else ""))
+
+
+class UnknownNameError(GenotxError, KeyError):
+    """A name (task, model, split, metric, source) is not registered."""
+
+    def __init__(self, kind: str, name: str, valid: Iterable[str]) -> None:
+        valid = sorted(valid)
+        hint = did_you_mean(name, valid)
+        msg = f"Unknown {kind} {name!r}." + (f" Did you mean {hint!r}?" if hint else "")
+        msg += f" Valid {kind}s: {', '.join(valid)}"
+        self.message = msg
+        super().__init__(msg)
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return self.message
+
+
+class DataMissingError(GenotxError, FileNotFoundError):
+    """A data file is not in the cache and cannot be fetched automatically."""
+
+
+class IntegrityError(GenotxError, ValueError):
+    """A file's sha256 does not match the declared one."""
+
+
+class FetchError(GenotxError, RuntimeError):
+    """Downloading a registry package or upstream file failed."""
+
+
+class NotImplementedTaskError(GenotxError, NotImplementedError):
+    """The task is registered (its SPEC is known) but has no runnable implementation yet."""
+
+
+def did_you_mean(name: str, valid: Iterable[str]) -> str | None:
+    """Closest valid name, if any is close.
+
+    Examples
+    --------
+    >>> did_you_mean("crispr_ontarget", ["crispr_on_target", "drug_response"])
+    'crispr_on_target'
+    """
+    close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.6)
+    return close[0] if close else None

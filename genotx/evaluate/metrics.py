@@ -1,0 +1,136 @@
+"""Standard metrics as plain registered functions, and ``Evaluator(name=...)`` as in TDC.
+
+A metric is ``fn(y_true, y_pred) -> float`` with metadata. Any metric can be averaged within groups
+by asking for ``<metric>_per_<group>`` (e.g. ``pearson_per_drug``: the mean over drugs of the Pearson
+across cell lines) and passing ``groups``; groups with fewer than 3 examples or a constant truth are
+skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn import metrics as skm
+
+from genotx._registry import Registry
+from genotx.errors import InputError
+
+__all__ = ["Metric", "METRICS", "Evaluator", "evaluate"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    fn: Callable[[np.ndarray, np.ndarray], float]
+    greater_is_better: bool
+    needs: str  # "score" (continuous prediction) or "label" (hard class)
+    kind: str  # "regression", "classification" or "survival"
+
+
+METRICS: Registry[Metric] = Registry("metric")
+
+
+def _add(name: str, fn, *, greater: bool = True, needs: str = "score", kind: str = "regression") -> None:
+    METRICS.add(name, Metric(name, fn, greater, needs, kind))
+
+
+def _pearson(y, p) -> float:
+    return float(stats.pearsonr(y, p)[0]) if np.std(p) > 0 and np.std(y) > 0 else 0.0
+
+
+def _spearman(y, p) -> float:
+    return float(stats.spearmanr(y, p)[0]) if np.std(p) > 0 and np.std(y) > 0 else 0.0
+
+
+def _c_index(y, p) -> float:
+    """Harrell's C; ``y`` is a structured (event, time) array or a 2-column array [event, time]."""
+    from sksurv.metrics import concordance_index_censored
+
+    y = np.asarray(y)
+    event, time = (y[y.dtype.names[0]], y[y.dtype.names[1]]) if y.dtype.names else (y[:, 0], y[:, 1])
+    return float(concordance_index_censored(event.astype(bool), time.astype(float), np.asarray(p, float))[0])
+
+
+_add("pearson", _pearson)
+_add("spearman", _spearman)
+_add("rmse", lambda y, p: float(np.sqrt(skm.mean_squared_error(y, p))), greater=False)
+_add("mae", lambda y, p: float(skm.mean_absolute_error(y, p)), greater=False)
+_add("r2", lambda y, p: float(skm.r2_score(y, p)))
+_add("auroc", lambda y, p: float(skm.roc_auc_score(y, p)), kind="classification")
+_add("aupr", lambda y, p: float(skm.average_precision_score(y, p)), kind="classification")
+_add("accuracy", lambda y, p: float(skm.accuracy_score(y, p)), needs="label", kind="classification")
+_add("f1", lambda y, p: float(skm.f1_score(y, p, average="binary" if len(np.unique(y)) <= 2 else "macro")), needs="label", kind="classification")
+_add("macro_f1", lambda y, p: float(skm.f1_score(y, p, average="macro")), needs="label", kind="classification")
+_add("c_index", _c_index, kind="survival")
+
+
+def _top_k_recall(k: int):
+    def recall(rank_of_truth, _unused=None) -> float:
+        """Fraction of queries whose true answer is ranked within the top k (ranks start at 1)."""
+        return float(np.mean(np.asarray(rank_of_truth) <= k))
+
+    return recall
+
+
+for _k in (1, 5, 10, 50, 100):
+    _add(f"top{_k}_recall", _top_k_recall(_k), kind="ranking")
+
+
+def _resolve(name: str) -> tuple[Metric, str | None]:
+    if name in METRICS:
+        return METRICS[name], None
+    base, sep, group = name.partition("_per_")
+    if sep and base in METRICS:
+        return METRICS[base], group
+    METRICS[name]  # raises UnknownNameError with suggestions
+    raise AssertionError("unreachable")
+
+
+class Evaluator:
+    """Score predictions with a named metric, as ``tdc.Evaluator``.
+
+    Examples
+    --------
+    >>> round(Evaluator(name="spearman")([1, 2, 3, 4], [10, 20, 30, 25]), 3)
+    0.8
+    >>> ev = Evaluator(name="pearson_per_drug")
+    >>> round(ev([1, 2, 3, 1, 2, 3], [1, 2, 3, 3, 2, 1], groups={"drug": list("aaabbb")}), 3)
+    0.0
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.metric, self.group = _resolve(name)
+
+    @property
+    def greater_is_better(self) -> bool:
+        return self.metric.greater_is_better
+
+    def __call__(self, y_true, y_pred, *, groups: Mapping[str, np.ndarray] | pd.DataFrame | None = None) -> float:
+        y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+        if len(y_true) != len(y_pred):
+            raise InputError(self.name, f"y_true has {len(y_true)} values but y_pred has {len(y_pred)}", fix="pass aligned arrays")
+        if self.group is None:
+            return self.metric.fn(y_true, y_pred)
+        if groups is None or self.group not in groups:
+            raise InputError(self.name, f"needs groups[{self.group!r}]", fix=f"pass groups={{{self.group!r}: array}}")
+        keys = np.asarray(groups[self.group])
+        values = []
+        for idx in pd.Series(np.arange(len(keys))).groupby(keys, sort=True).indices.values():
+            if len(idx) >= 3 and np.std(y_true[idx]) > 0:
+                values.append(self.metric.fn(y_true[idx], y_pred[idx]))
+        return float(np.mean(values)) if values else float("nan")
+
+
+def evaluate(names, y_true, y_pred, *, groups=None, labels=None) -> dict[str, float]:
+    """All ``names`` at once; label metrics use ``labels`` (hard predictions) when given."""
+    out = {}
+    for name in names:
+        ev = Evaluator(name)
+        pred = labels if (ev.metric.needs == "label" and labels is not None) else y_pred
+        out[name] = ev(y_true, pred, groups=groups)
+    return out

@@ -1,0 +1,1 @@
+"""genotx tasks/clinical layer."""

@@ -1,0 +1,1 @@
+"""genotx tasks/post_market layer."""

@@ -1,0 +1,1 @@
+"""genotx tasks/target_discovery layer."""
