@@ -9,7 +9,6 @@ in its own module and the engine uses that instead.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -17,21 +16,10 @@ from sklearn.base import is_classifier
 
 from genotx._registry import Registry
 from genotx.evaluate.metrics import evaluate
+from genotx.evaluate.outcome import Outcome
 from genotx.tasks.spec import Dataset
 
 __all__ = ["Outcome", "PROTOCOL_RUNNERS", "supervised"]
-
-
-@dataclass
-class Outcome:
-    """What a protocol measured: pooled metrics, per-fold metrics, sizes, predictions for plots."""
-
-    metrics: dict[str, float]
-    n_train: int
-    n_test: int
-    fold_metrics: list[dict] = field(default_factory=list)
-    predictions: pd.DataFrame | None = None
-    details: dict = field(default_factory=dict)
 
 
 PROTOCOL_RUNNERS: Registry[Callable[..., Outcome]] = Registry("protocol")

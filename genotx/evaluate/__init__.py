@@ -1,6 +1,7 @@
 """Splits and metrics."""
 
 from genotx.evaluate.metrics import METRICS, Evaluator, Metric, evaluate
+from genotx.evaluate.outcome import Outcome
 from genotx.evaluate.splits import (
     ColdSplit,
     Fold,
@@ -12,6 +13,6 @@ from genotx.evaluate.splits import (
 )
 
 __all__ = [
-    "METRICS", "Evaluator", "Metric", "evaluate", "ColdSplit", "Fold", "LeaveOneGroupOutSplit",
+    "METRICS", "Evaluator", "Outcome", "Metric", "evaluate", "ColdSplit", "Fold", "LeaveOneGroupOutSplit",
     "PredefinedSplit", "RandomSplit", "ScaffoldSplit", "murcko_scaffolds",
 ]
