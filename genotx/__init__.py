@@ -9,7 +9,12 @@ Examples
 'spearman_per_gene'
 """
 
-from importlib.metadata import PackageNotFoundError, version
+import os
+
+# Idle OpenMP threads spin by default; on a small shared machine that makes torch ~10x slower.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from importlib.metadata import PackageNotFoundError, version  # noqa: E402
 
 from genotx.data import fetch, source_files, use_local
 from genotx.engine import benchmark, predict_file, run

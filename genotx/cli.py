@@ -21,12 +21,13 @@ from rich.table import Table
 from genotx.errors import GenotxError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Machine learning on genomics data across the therapeutic pipeline.")
-err = Console(stderr=True)
-out = Console()
+# Piped output (CI logs, `| grep`) gets a wide console so tables and paths are not cut at 80 columns.
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+out = Console(width=None if sys.stdout.isatty() else 200)
 
 
 def _fail(error: Exception) -> None:
-    err.print(f"[bold red]error:[/] {error}")
+    err.print(f"[bold red]error:[/] {error}", soft_wrap=True, highlight=False)
     raise typer.Exit(code=2)
 
 
@@ -145,6 +146,8 @@ def benchmark(
     tasks: Annotated[Optional[str], typer.Option(help="comma-separated task names (default: all implemented)")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="folder for run records and report.html")] = Path("results"),
     seeds: Annotated[str, typer.Option(help="comma-separated seeds")] = "0",
+    backend: Annotated[str, typer.Option(help="local, or ray to fan runs out over a Ray cluster")] = "local",
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster address (default: start a local one)")] = None,
 ) -> None:
     """Run baselines over tasks and splits, resumably, and write report.html."""
     from genotx.engine.records import ResultStore
@@ -167,7 +170,7 @@ def benchmark(
     with _progress() as progress:
         bar = progress.add_task("benchmark", total=len(planned), completed=done_before)
         run_benchmark(
-            names, str(out_dir), quick=quick, seeds=seed_list,
+            names, str(out_dir), quick=quick, seeds=seed_list, backend=backend, address=address,
             on_start=lambda p: progress.update(bar, description=f"{p.task} {p.model} {p.split} s{p.seed}"),
             on_done=lambda p, r: progress.advance(bar),
         )

@@ -72,3 +72,11 @@ def test_record_round_trip_keeps_nan():
     record = RunRecord("t", "clinical", "m", "s", 0, {"auroc": float("nan")}, 1, 1, "real")
     again = RunRecord.from_dict(json.loads(json.dumps(record.to_dict())))
     assert np.isnan(again.metrics["auroc"])
+
+
+@pytest.mark.slow
+def test_ray_backend_gives_the_same_records_as_local(tmp_path):
+    pytest.importorskip("ray")
+    local = benchmark(["crispr_on_target"], str(tmp_path / "local"), quick=True)
+    fanned = benchmark(["crispr_on_target"], str(tmp_path / "ray"), quick=True, backend="ray")
+    assert {r.key: r.metrics for r in local} == {r.key: r.metrics for r in fanned}

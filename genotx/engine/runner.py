@@ -142,18 +142,12 @@ def plan(tasks: Iterable[str], *, quick: bool = False, seeds: Iterable[int] = (0
     return runs
 
 
-def benchmark(
-    tasks: Iterable[str],
-    out: str,
-    *,
-    quick: bool = False,
-    seeds: Iterable[int] = (0,),
-    on_start: Callable[[PlannedRun], None] | None = None,
-    on_done: Callable[[PlannedRun, RunRecord | None], None] | None = None,
-) -> list[RunRecord]:
-    """Run every planned run not yet recorded in ``out``; return all records in ``out``."""
-    store = ResultStore(out)
-    todo = [r for r in plan(tasks, quick=quick, seeds=seeds) if not store.has(r.key)]
+def _run_planned(planned: PlannedRun) -> tuple[RunRecord, Outcome]:
+    """One planned run from scratch (a Ray worker's entry point: loads its own data)."""
+    return run(planned.task, model=planned.model, split=planned.split, seed=planned.seed)
+
+
+def _benchmark_local(todo, store, on_start, on_done) -> None:
     datasets: dict[str, Dataset] = {}
     for planned in todo:
         if on_start:
@@ -166,4 +160,59 @@ def benchmark(
         log.info("%s: %s", planned.key, record.metrics)
         if on_done:
             on_done(planned, record)
+
+
+def _benchmark_ray(todo, store, on_start, on_done, address: str | None) -> None:
+    """Fan runs out over Ray; the driver alone writes records, each as soon as its run finishes."""
+    try:
+        import ray
+    except ImportError as error:
+        raise ImportError("backend='ray' needs Ray: pip install 'genotx[scale]'") from error
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    try:
+        remote = ray.remote(num_cpus=1)(_run_planned)
+        pending = {}
+        for planned in todo:
+            if on_start:
+                on_start(planned)
+            pending[remote.remote(planned)] = planned
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            planned = pending.pop(ready[0])
+            record, outcome = ray.get(ready[0])
+            store.write(record, outcome.predictions)
+            if on_done:
+                on_done(planned, record)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def benchmark(
+    tasks: Iterable[str],
+    out: str,
+    *,
+    quick: bool = False,
+    seeds: Iterable[int] = (0,),
+    backend: str = "local",
+    address: str | None = None,
+    on_start: Callable[[PlannedRun], None] | None = None,
+    on_done: Callable[[PlannedRun, RunRecord | None], None] | None = None,
+) -> list[RunRecord]:
+    """Run every planned run not yet recorded in ``out``; return all records in ``out``.
+
+    ``backend="ray"`` runs them in parallel on a Ray cluster (``address`` of a running cluster, or a
+    local one started for the call); records are still written one by one by this process, so a
+    killed benchmark resumes the same way.
+    """
+    store = ResultStore(out)
+    todo = [r for r in plan(tasks, quick=quick, seeds=seeds) if not store.has(r.key)]
+    if backend == "ray":
+        _benchmark_ray(todo, store, on_start, on_done, address)
+    elif backend == "local":
+        _benchmark_local(todo, store, on_start, on_done)
+    else:
+        raise UnknownNameError("backend", backend, ("local", "ray"))
     return store.records()

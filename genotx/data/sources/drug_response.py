@@ -79,3 +79,22 @@ GDSC_V17 = declare(
         },
     )
 )
+
+GDSC_CELL_LINES = declare(
+    Source(
+        id="gdsc_cell_lines",
+        title="GDSC cell-line annotations: name, COSMIC id, tissue and tissue subtype (707 cell lines)",
+        kind="real",
+        licence="BSD-3-Clause (gdsctools); GDSC data terms (Sanger, academic use)",
+        citation="Iorio et al. (2016) Cell 166:740; gdsctools: Cokelaer et al. (2018) Bioinformatics",
+        origin="https://github.com/CancerRxGene/gdsctools/tree/master/gdsctools/data",
+        package=PackageFile(
+            registry="pypi",
+            name="gdsctools",
+            version="1.0.1",
+            sha256="72bba53d42150b88b1e186da5d12d94eb2c9f5ac529f4c9f800f98639cf9d82b",
+            sdist=True,
+        ),
+        members={"cell_lines": "gdsctools-1.0.1/gdsctools/data/cancer_cell_lines.csv"},
+    )
+)

@@ -1,0 +1,504 @@
+"""Phenotype-driven disease ranking: ontology semantic similarity and a learned re-ranker.
+
+Inputs
+------
+* a :class:`DiseaseKnowledge`: an :class:`~genotx.data.formats.hpo.Ontology` plus a disease x term
+  annotation matrix (``scipy.sparse.csr_matrix``, D x T, float frequencies of the direct
+  annotations), its propagation to ancestors (D x T, bool), the information content of each term
+  (T, float64: ``-log`` of the fraction of diseases annotated with the term or a descendant) and the
+  disease x gene matrix;
+* patients as a DataFrame with a column ``hpo_terms`` (HPO ids joined by ``;``), or as a list of
+  integer term-index arrays.
+
+Every scorer returns a dense ``(n_patients, n_diseases)`` float32 array, computed with sparse matrix
+operations over all diseases at once:
+
+* ``resnik``: Resnik similarity (information content of the most informative common ancestor),
+  best match from each patient term to the disease, averaged over patient terms (Phenomizer's
+  patient -> disease direction);
+* ``bma``: the symmetric best-match average of both directions;
+* ``tfidf``: cosine of IC-weighted, ancestor-propagated term vectors;
+* ``likelihood``: mean log annotated frequency of the patient's terms in the disease (frequency-aware);
+* ``random``: a seeded random ranker (the floor).
+
+:class:`LearnedRanker` re-ranks the top candidates of ``resnik`` with a LightGBM LambdaRank model over
+per-(patient, disease) features, trained on patients with known diagnoses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from genotx.data.formats.hpo import PHENOTYPIC_ABNORMALITY, Ontology
+from genotx.errors import InputError
+
+__all__ = [
+    "DiseaseKnowledge",
+    "encode_patients",
+    "best_match",
+    "resnik_scores",
+    "cosine_scores",
+    "likelihood_scores",
+    "ranks_of",
+    "SimilarityRanker",
+    "LearnedRanker",
+    "SCORERS",
+]
+
+MISSING_FREQUENCY = 0.5  # frequency assumed for annotations without one
+
+
+@dataclass(frozen=True, eq=False)
+class DiseaseKnowledge:
+    """Diseases annotated with ontology terms (and genes), as sparse matrices."""
+
+    ontology: Ontology
+    disease_ids: np.ndarray
+    disease_names: np.ndarray
+    annotations: sparse.csr_matrix  # D x T, frequency of each direct annotation (> 0)
+    propagated: sparse.csc_matrix  # D x T, bool: disease has the term or a descendant
+    ic: np.ndarray  # T
+    genes: sparse.csr_matrix  # D x G, bool
+    gene_symbols: np.ndarray  # G
+
+    def __repr__(self) -> str:
+        return (f"DiseaseKnowledge({len(self.disease_ids)} diseases, {self.annotations.nnz} annotations, "
+                f"{len(self.gene_symbols)} genes)")
+
+    @classmethod
+    def build(
+        cls,
+        ontology: Ontology,
+        annotations: pd.DataFrame,
+        *,
+        prefixes: tuple[str, ...] = ("OMIM",),
+        genes: pd.DataFrame | None = None,
+        root: str = PHENOTYPIC_ABNORMALITY,
+    ) -> "DiseaseKnowledge":
+        """From ``read_hpoa``'s table: phenotype (aspect P), non-negated, non-excluded annotations
+        of diseases whose id starts with one of ``prefixes``; ``genes`` is ``read_genes_to_phenotype``'s table.
+
+        Examples
+        --------
+        >>> from genotx.data.formats.hpo import parse_obo
+        >>> onto = parse_obo("[Term]\\nid: HP:0000118\\n\\n[Term]\\nid: HP:1\\nis_a: HP:0000118\\n\\n"
+        ...                  "[Term]\\nid: HP:2\\nis_a: HP:0000118\\n")
+        >>> ann = pd.DataFrame({"disease_id": ["OMIM:1", "OMIM:2"], "disease_name": ["a", "b"],
+        ...                     "hpo_id": ["HP:1", "HP:2"], "negated": False, "frequency": [1.0, None], "aspect": "P"})
+        >>> kb = DiseaseKnowledge.build(onto, ann)
+        >>> kb.ic.round(3).tolist()  # the root is in every disease, each leaf in one of two
+        [0.0, 0.693, 0.693]
+        """
+        rows = annotations[
+            (annotations["aspect"] == "P")
+            & ~annotations["negated"].astype(bool)
+            & annotations["disease_id"].str.startswith(tuple(f"{p}:" for p in prefixes))
+        ]
+        term = ontology.index(rows["hpo_id"].to_numpy())
+        freq = rows["frequency"].to_numpy(float)
+        freq = np.where(np.isnan(freq), MISSING_FREQUENCY, freq)
+        in_root = np.zeros(len(ontology), bool)
+        in_root[ontology.descendants(root)] = True
+        keep = (term >= 0) & (freq > 0)
+        keep[keep] &= in_root[term[keep]]
+        rows, term, freq = rows[keep], term[keep], freq[keep]
+        disease_codes, disease_ids = pd.factorize(rows["disease_id"], sort=True)
+        names = rows.groupby("disease_id", sort=True)["disease_name"].first().reindex(disease_ids).to_numpy(object)
+        n_d, n_t = len(disease_ids), len(ontology)
+        table = pd.DataFrame({"d": disease_codes, "t": term, "f": freq}).groupby(["d", "t"], as_index=False)["f"].max()
+        direct = sparse.csr_matrix((table["f"].to_numpy(np.float32), (table["d"].to_numpy(), table["t"].to_numpy())), shape=(n_d, n_t))
+        propagated = (direct.astype(bool).astype(np.float32) @ ontology.ancestors.astype(np.float32)).astype(bool).tocsc()
+        counts = np.asarray(propagated.sum(axis=0)).ravel()
+        ic = np.log(max(n_d, 1) / np.maximum(counts, 1))
+        if genes is not None:
+            pairs = genes[["disease_id", "gene_symbol"]].drop_duplicates()
+            d_idx = pd.Index(disease_ids).get_indexer(pairs["disease_id"])
+            pairs = pairs[d_idx >= 0]
+            d_idx = d_idx[d_idx >= 0]
+            g_codes, symbols = pd.factorize(pairs["gene_symbol"], sort=True)
+            gene_matrix = sparse.csr_matrix((np.ones(len(d_idx), bool), (d_idx, g_codes)), shape=(n_d, len(symbols)))
+        else:
+            symbols, gene_matrix = np.array([], dtype=object), sparse.csr_matrix((n_d, 0), dtype=bool)
+        return cls(ontology, np.asarray(disease_ids, dtype=object), names, direct, propagated, ic, gene_matrix,
+                   np.asarray(symbols, dtype=object))
+
+    def genes_of(self, disease_index: np.ndarray) -> list[str]:
+        """Gene symbols of each disease (``;``-joined; empty when none is known)."""
+        sub = self.genes[np.asarray(disease_index)]
+        return [";".join(self.gene_symbols[sub.indices[a:b]]) for a, b in zip(sub.indptr[:-1], sub.indptr[1:])]
+
+
+def encode_patients(terms: pd.Series, ontology: Ontology, *, where: str = "patients", first_line: int = 2) -> list[np.ndarray]:
+    """``;``-separated HPO ids per patient -> unique term indices per patient.
+
+    An unknown id raises :class:`InputError` naming the line (``first_line`` is row 0's line).
+    """
+    text = terms.fillna("").astype(str)
+    items = text.str.replace(",", ";").str.split(";").explode().str.strip().str.upper()
+    items = items[items != ""]
+    idx = ontology.index(items.to_numpy())
+    if (idx < 0).any():
+        pos = int(np.flatnonzero(idx < 0)[0])
+        row = int(np.flatnonzero(text.index == items.index[pos])[0])
+        raise InputError(where, f"unknown HPO term {items.iloc[pos]!r}", line=first_line + row,
+                         fix=f"use HPO ids of release {ontology.version or 'in use'} such as HP:0001250")
+    row_of = pd.Series(np.arange(len(text)), index=text.index).reindex(items.index).to_numpy()
+    empty = np.setdiff1d(np.arange(len(text)), row_of)
+    if len(empty):
+        raise InputError(where, "patient has no HPO terms", line=first_line + int(empty[0]), fix="list at least one HPO id")
+    order = np.argsort(row_of, kind="stable")
+    splits = np.searchsorted(row_of[order], np.arange(1, len(text)))
+    return [np.unique(part) for part in np.split(idx[order], splits)]
+
+
+def _as_patients(X, ontology: Ontology) -> list[np.ndarray]:
+    if isinstance(X, pd.DataFrame):
+        if "hpo_terms" not in X:
+            raise InputError("patients", "needs a column 'hpo_terms'", fix="give HPO ids joined by ';' per patient")
+        return encode_patients(X["hpo_terms"], ontology)
+    return [np.asarray(p, dtype=np.int64) for p in X]
+
+
+def _dense_propagated(kb: DiseaseKnowledge) -> tuple[np.ndarray, np.ndarray]:
+    """(D x (A+1) Fortran-ordered bool matrix of the A annotated terms + an all-False column,
+    term -> column map with A for terms annotated to no disease), cached on ``kb``."""
+    cached = kb.__dict__.get("_dense_cache")
+    if cached is None:
+        counts = np.diff(kb.propagated.indptr)
+        used = np.flatnonzero(counts)
+        column = np.full(len(kb.ic), len(used), np.int64)
+        column[used] = np.arange(len(used))
+        dense = np.zeros((len(kb.disease_ids), len(used) + 1), dtype=bool, order="F")
+        dense[:, : len(used)] = kb.propagated[:, used].toarray()
+        cached = (dense, column)
+        object.__setattr__(kb, "_dense_cache", cached)
+    return cached
+
+
+def _padded_max(indicator: np.ndarray, column: np.ndarray, kb: DiseaseKnowledge, terms: np.ndarray, *, batch: int = 256) -> np.ndarray:
+    """For each term: max over its ancestors a of IC(a) * indicator[:, column[a]] -> (len(terms), rows).
+
+    ``indicator`` is a Fortran-ordered bool matrix whose last column is all False (``column`` maps
+    terms without a column there). Terms are batched by their number of ancestors; each step is
+    one column gather over all rows.
+    """
+    terms = np.asarray(terms, dtype=np.int64)
+    sub = kb.ontology.ancestors[terms]
+    n_anc = np.diff(sub.indptr)
+    out = np.zeros((len(terms), indicator.shape[0]), np.float32)
+    order = np.argsort(n_anc, kind="stable")
+    dummy = indicator.shape[1] - 1
+    for start in range(0, len(terms), batch):
+        rows = order[start : start + batch]
+        width = int(n_anc[rows].max()) if len(rows) else 0
+        pos = np.arange(width)[None, :] < n_anc[rows][:, None]
+        starts = np.repeat(sub.indptr[rows], n_anc[rows])
+        flat = starts + (np.arange(pos.sum()) - np.repeat(np.cumsum(n_anc[rows]) - n_anc[rows], n_anc[rows]))
+        cols = np.full((len(rows), width), dummy, np.int64)
+        weight = np.zeros((len(rows), width), np.float32)
+        cols[pos] = column[sub.indices[flat]]
+        weight[pos] = kb.ic[sub.indices[flat]]
+        acc = np.zeros((indicator.shape[0], len(rows)), np.float32)
+        for j in range(width):
+            np.maximum(acc, indicator[:, cols[:, j]] * weight[:, j], out=acc)
+        out[rows] = acc.T
+    return out
+
+
+def best_match(kb: DiseaseKnowledge, terms: np.ndarray) -> np.ndarray:
+    """Resnik best match of each term against each disease: (len(terms), n_diseases) float32.
+
+    ``out[i, d]`` = max over the ancestors ``a`` of ``terms[i]`` annotated (with propagation) to ``d``
+    of IC(a), i.e. the similarity of the term's most informative common ancestor with the disease.
+    """
+    dense, column = _dense_propagated(kb)
+    return _padded_max(dense, column, kb, terms)
+
+
+def resnik_scores(kb: DiseaseKnowledge, patients: list[np.ndarray], *, symmetric: bool = False, chunk: int = 128) -> np.ndarray:
+    """Resnik best-match scores of every disease for each patient: (n_patients, n_diseases).
+
+    Patient -> disease: mean over patient terms q of max over ancestors a of q annotated (with
+    propagation) to the disease of IC(a) (Phenomizer's direction). ``symmetric`` averages it with
+    the disease -> patient direction (mean over the disease's direct annotations of their best match
+    among the patient's terms). Terms shared by the patients of a chunk are scored once.
+    """
+    out = np.zeros((len(patients), len(kb.disease_ids)), dtype=np.float32)
+    if symmetric:
+        used = np.unique(kb.annotations.indices)
+        direct = kb.annotations[:, used].astype(bool).astype(np.float32)
+        direct = (sparse.diags(1.0 / np.maximum(np.diff(direct.indptr), 1)) @ direct).tocsr()
+        identity = np.arange(len(kb.ic))
+    for start in range(0, len(patients), chunk):
+        part = patients[start : start + chunk]
+        mean, unique = _mean_matrix(part)
+        score = mean @ best_match(kb, unique)
+        if symmetric:
+            indicator = np.zeros((len(part), len(kb.ic) + 1), dtype=bool, order="F")
+            indicator[:, :-1] = _patient_matrix(kb, part).toarray().astype(bool)
+            s = _padded_max(indicator, identity, kb, used)  # (n_used_terms, n_part)
+            score = 0.5 * (score + (direct @ s).T)
+        out[start : start + chunk] = score
+    return out
+
+
+def _frequency_propagated(kb: DiseaseKnowledge) -> sparse.csc_matrix:
+    """D x T: summed frequency of each term's annotated descendants (itself included), capped at 1."""
+    cached = kb.__dict__.get("_freq_cache")
+    if cached is None:
+        cached = (kb.annotations @ kb.ontology.ancestors.astype(np.float32)).tocsc()
+        cached.data = np.minimum(cached.data, 1.0)
+        object.__setattr__(kb, "_freq_cache", cached)
+    return cached
+
+
+def _mean_matrix(part: list[np.ndarray]) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """(patients x unique terms matrix of 1/n_terms, unique terms) for a chunk of patients."""
+    unique, inverse = np.unique(np.concatenate(part), return_inverse=True)
+    rows = np.repeat(np.arange(len(part)), [len(p) for p in part])
+    weights = np.concatenate([np.full(len(p), 1.0 / len(p), np.float32) for p in part])
+    return sparse.csr_matrix((weights, (rows, inverse)), shape=(len(part), len(unique))), unique
+
+
+def likelihood_scores(kb: DiseaseKnowledge, patients: list[np.ndarray], *, floor: float = 0.01, chunk: int = 128) -> np.ndarray:
+    """Mean over patient terms of log(frequency of the term in the disease + ``floor``).
+
+    A term's frequency in a disease is the summed frequency of its annotated descendants (capped at
+    1); terms the disease lacks get ``log(floor)``. Frequency-aware, unlike the similarity scores.
+    """
+    freq = _frequency_propagated(kb)
+    out = np.zeros((len(patients), len(kb.disease_ids)), dtype=np.float32)
+    for start in range(0, len(patients), chunk):
+        mean, unique = _mean_matrix(patients[start : start + chunk])
+        out[start : start + chunk] = mean @ np.log(freq[:, unique].toarray().T + floor)
+    return out
+
+
+def _patient_matrix(kb: DiseaseKnowledge, patients: list[np.ndarray]) -> sparse.csr_matrix:
+    rows = np.repeat(np.arange(len(patients)), [len(p) for p in patients])
+    cols = np.concatenate(patients) if patients else np.zeros(0, np.int64)
+    direct = sparse.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), shape=(len(patients), len(kb.ic)))
+    return (direct @ kb.ontology.ancestors.astype(np.float32)).astype(bool).astype(np.float32)
+
+
+def _l2_rows(m: sparse.csr_matrix) -> sparse.csr_matrix:
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+    return sparse.diags(1.0 / np.maximum(norms, 1e-12)) @ m
+
+
+def cosine_scores(kb: DiseaseKnowledge, patients: list[np.ndarray], *, chunk: int = 512) -> np.ndarray:
+    """Cosine of IC-weighted (TF-IDF-like), ancestor-propagated term vectors: (n_patients, n_diseases)."""
+    weight = sparse.diags(kb.ic.astype(np.float32))
+    diseases = _l2_rows((kb.propagated.tocsr().astype(np.float32) @ weight).tocsr())
+    queries = _l2_rows((_patient_matrix(kb, patients) @ weight).tocsr())
+    out = np.zeros((len(patients), len(kb.disease_ids)), dtype=np.float32)
+    for start in range(0, len(patients), chunk):
+        out[start : start + chunk] = (diseases @ queries[start : start + chunk].T.toarray()).T
+    return out
+
+
+def ranks_of(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """1-based rank of column ``truth[i]`` in row ``i`` of ``scores``; ties share the average rank.
+
+    Examples
+    --------
+    >>> ranks_of(np.array([[0.1, 0.9, 0.5], [1.0, 1.0, 0.0]]), np.array([2, 0])).tolist()
+    [2.0, 1.5]
+    """
+    own = scores[np.arange(len(truth)), truth][:, None]
+    greater = (scores > own).sum(axis=1)
+    ties = (scores == own).sum(axis=1) - 1
+    return 1.0 + greater + ties / 2.0
+
+
+def _random_scores(kb: DiseaseKnowledge, patients: list[np.ndarray], *, random_state: int) -> np.ndarray:
+    rng = np.random.default_rng(random_state)
+    return rng.random((len(patients), len(kb.disease_ids)), dtype=np.float32)
+
+
+SCORERS = {
+    "resnik": lambda kb, p, rs: resnik_scores(kb, p),
+    "bma": lambda kb, p, rs: resnik_scores(kb, p, symmetric=True),
+    "tfidf": lambda kb, p, rs: cosine_scores(kb, p),
+    "likelihood": lambda kb, p, rs: likelihood_scores(kb, p),
+    "random": lambda kb, p, rs: _random_scores(kb, p, random_state=rs),
+}
+
+
+class _RankerMixin:
+    def _check_knowledge(self, knowledge) -> DiseaseKnowledge:
+        if not isinstance(knowledge, DiseaseKnowledge):
+            raise InputError(type(self).__name__, "fit needs knowledge=DiseaseKnowledge(...)",
+                             fix="build it with DiseaseKnowledge.build(ontology, annotations)")
+        return knowledge
+
+    def rank(self, X, y) -> np.ndarray:
+        """1-based rank of each patient's true disease id ``y`` among all diseases."""
+        kb = self.knowledge_
+        truth = pd.Index(kb.disease_ids).get_indexer(np.asarray(y, dtype=object))
+        if (truth < 0).any():
+            raise InputError("rank", f"disease {np.asarray(y)[truth < 0][0]!r} is not among the ranked diseases",
+                             fix="rank patients against a knowledge base that contains their disease")
+        return ranks_of(self.decision_function(X), truth)
+
+    def top_k(self, X, *, k: int = 10) -> pd.DataFrame:
+        """The ``k`` best diseases per patient: columns patient (row position), rank, disease_id,
+        disease_name, score, genes."""
+        kb = self.knowledge_
+        scores = self.decision_function(X)
+        k = min(k, scores.shape[1])
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
+        top = np.take_along_axis(top, order, axis=1)
+        flat = top.ravel()
+        return pd.DataFrame({
+            "patient": np.repeat(np.arange(len(scores)), k),
+            "rank": np.tile(np.arange(1, k + 1), len(scores)),
+            "disease_id": kb.disease_ids[flat],
+            "disease_name": kb.disease_names[flat],
+            "score": np.take_along_axis(scores, top, axis=1).ravel(),
+            "genes": kb.genes_of(flat),
+        })
+
+
+class SimilarityRanker(_RankerMixin, BaseEstimator):
+    """Rank diseases by a semantic-similarity score (no training beyond the knowledge base).
+
+    Parameters
+    ----------
+    method : {"resnik", "bma", "tfidf", "likelihood", "random"}
+    random_state : int, used by ``random`` only.
+    """
+
+    def __init__(self, *, method: str = "resnik", random_state: int = 0) -> None:
+        self.method = method
+        self.random_state = random_state
+
+    def fit(self, X=None, y=None, *, knowledge: DiseaseKnowledge):  # noqa: ARG002 - nothing to learn from patients
+        if self.method not in SCORERS:
+            raise InputError("SimilarityRanker", f"unknown method {self.method!r}", fix=f"use one of {sorted(SCORERS)}")
+        self.knowledge_ = self._check_knowledge(knowledge)
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        check_is_fitted(self, "knowledge_")
+        patients = _as_patients(X, self.knowledge_.ontology)
+        return SCORERS[self.method](self.knowledge_, patients, self.random_state)
+
+
+def _pair_features(kb: DiseaseKnowledge, patients: list[np.ndarray], candidates: np.ndarray,
+                   p2d_all: np.ndarray, cos_all: np.ndarray) -> np.ndarray:
+    """Features of (patient, candidate disease) pairs: (n_patients, n_candidates, n_features)."""
+    n, c = candidates.shape
+    cos = np.take_along_axis(cos_all, candidates, axis=1)
+    p2d = np.take_along_axis(p2d_all, candidates, axis=1)
+    bma = _bma_of(kb, patients, candidates, p2d)
+    n_terms = np.diff(kb.annotations.indptr)[candidates]
+    # frequency of each patient term in each candidate (sum of its annotated descendants' frequencies, capped at 1)
+    freq_prop = _frequency_propagated(kb).tocsr()
+    sizes = np.array([len(p) for p in patients])
+    pair_rows = np.repeat(candidates.ravel(), np.repeat(sizes, c))
+    pair_terms = np.concatenate([np.tile(p, c) for p in patients])
+    f = np.asarray(freq_prop[pair_rows, pair_terms]).ravel()
+    owner = np.repeat(np.arange(n * c), np.repeat(sizes, c))
+    count = np.repeat(sizes, c).astype(np.float32)
+    matched = np.bincount(owner, weights=f > 0, minlength=n * c).reshape(n, c) / count.reshape(n, c)
+    loglik = np.bincount(owner, weights=np.log(f + 0.01), minlength=n * c).reshape(n, c) / count.reshape(n, c)
+    mean_ic = np.array([kb.ic[p].mean() for p in patients], np.float32)[:, None]
+    rank = np.tile(np.log1p(np.arange(c, dtype=np.float32)), (n, 1))
+    return np.stack([
+        p2d, p2d / np.maximum(mean_ic, 1e-6), p2d - p2d.max(axis=1, keepdims=True), bma, cos,
+        cos - cos.max(axis=1, keepdims=True), matched, loglik, np.log1p(n_terms), rank,
+        np.broadcast_to(sizes[:, None].astype(np.float32), (n, c)),
+    ], axis=2).astype(np.float32)
+
+
+def _bma_of(kb: DiseaseKnowledge, patients: list[np.ndarray], candidates: np.ndarray, p2d: np.ndarray) -> np.ndarray:
+    """Symmetric BMA of the candidate diseases only: (n_patients, n_candidates)."""
+    out = np.zeros(candidates.shape, np.float32)
+    identity = np.arange(len(kb.ic))
+    for start in range(0, len(patients), 128):
+        part = patients[start : start + 128]
+        indicator = np.zeros((len(part), len(kb.ic) + 1), dtype=bool, order="F")
+        indicator[:, :-1] = _patient_matrix(kb, part).toarray().astype(bool)
+        cand = candidates[start : start + 128]
+        terms_needed = np.unique(kb.annotations[np.unique(cand)].indices)
+        s = _padded_max(indicator, identity, kb, terms_needed)  # (n_terms_needed, n_part)
+        position = np.full(len(kb.ic), -1)
+        position[terms_needed] = np.arange(len(terms_needed))
+        for i in range(len(part)):
+            rows = kb.annotations[cand[i]]
+            vals = s[position[rows.indices], i]
+            sums = np.add.reduceat(vals, rows.indptr[:-1])  # every disease has >= 1 annotation
+            out[start + i] = 0.5 * (p2d[start + i] + sums / np.diff(rows.indptr))
+    return out
+
+
+class LearnedRanker(_RankerMixin, BaseEstimator):
+    """Re-rank the top ``n_candidates`` diseases (by Resnik + cosine + likelihood) with LightGBM LambdaRank.
+
+    Features per (patient, disease): Resnik score (raw, relative to the best candidate and to the
+    patient's mean IC), symmetric BMA, TF-IDF cosine (raw and relative), fraction of patient terms
+    annotated to the disease (with propagation), a frequency-based log-likelihood, the disease's
+    number of annotations, the Resnik rank and the patient's number of terms. Trained on patients
+    with known diseases on their top ``n_train_candidates`` (the true disease is added when missing).
+    """
+
+    def __init__(self, *, n_candidates: int = 100, n_train_candidates: int = 30, n_estimators: int = 150,
+                 learning_rate: float = 0.05, random_state: int = 0, n_jobs: int = 2) -> None:
+        self.n_candidates = n_candidates
+        self.n_train_candidates = n_train_candidates
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _candidates(self, scores: tuple[np.ndarray, ...], n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``n`` candidates by the sum of the row-wise min-max scaled ``scores`` (and that sum)."""
+        base = sum((s - s.min(axis=1, keepdims=True)) / np.maximum(np.ptp(s, axis=1, keepdims=True), 1e-9) for s in scores)
+        c = min(n, base.shape[1])
+        top = np.argpartition(-base, c - 1, axis=1)[:, :c]
+        order = np.argsort(-np.take_along_axis(base, top, axis=1), axis=1, kind="stable")
+        return np.take_along_axis(top, order, axis=1), base
+
+    def fit(self, X, y, *, knowledge: DiseaseKnowledge):
+        kb = self.knowledge_ = self._check_knowledge(knowledge)
+        patients = _as_patients(X, kb.ontology)
+        truth = pd.Index(kb.disease_ids).get_indexer(np.asarray(y, dtype=object))
+        if (truth < 0).any():
+            raise InputError("LearnedRanker.fit", "a training disease is not in the knowledge base", fix="check y")
+        p2d, cos = resnik_scores(kb, patients), cosine_scores(kb, patients)
+        cand, _ = self._candidates((p2d, cos, likelihood_scores(kb, patients)), self.n_train_candidates)
+        missing = ~(cand == truth[:, None]).any(axis=1)
+        cand[missing, -1] = truth[missing]  # keep the true disease among the training candidates
+        feats = _pair_features(kb, patients, cand, p2d, cos)
+        labels = (cand == truth[:, None]).astype(int)
+        self.model_ = lgb.LGBMRanker(
+            objective="lambdarank", n_estimators=self.n_estimators, learning_rate=self.learning_rate,
+            num_leaves=15, min_child_samples=20, subsample=0.8, subsample_freq=1, colsample_bytree=0.8,
+            random_state=self.random_state, n_jobs=self.n_jobs, verbose=-1,
+        )
+        n, c, f = feats.shape
+        self.model_.fit(feats.reshape(n * c, f), labels.ravel(), group=np.full(n, c))
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        kb = self.knowledge_
+        patients = _as_patients(X, kb.ontology)
+        p2d, cos = resnik_scores(kb, patients), cosine_scores(kb, patients)
+        cand, base = self._candidates((p2d, cos, likelihood_scores(kb, patients)), self.n_candidates)
+        feats = _pair_features(kb, patients, cand, p2d, cos)
+        n, c, f = feats.shape
+        rerank = self.model_.predict(feats.reshape(n * c, f)).reshape(n, c)
+        # outside the candidates keep the base order, below every candidate
+        out = base - base.max() - 1.0
+        out[np.repeat(np.arange(n), c), cand.ravel()] = (rerank - rerank.min()).ravel()
+        return out.astype(np.float32)
