@@ -116,6 +116,7 @@ def run(
     model: Annotated[Optional[str], typer.Option(help="baseline name (default: the task's first)")] = None,
     split: Annotated[Optional[str], typer.Option(help="split name (default: the task's first)")] = None,
     seed: int = 0,
+    source: Annotated[Optional[str], typer.Option(help="one of the task's sources (default: its first; see genotx info)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print exactly one JSON record on stdout")] = False,
 ) -> None:
     """Train and evaluate one (task, model, split, seed)."""
@@ -124,7 +125,7 @@ def run(
     try:
         with _progress() as progress:
             bar = progress.add_task(f"{task}: training and evaluating", total=None)
-            record, _ = run_once(task, model=model, split=split, seed=seed, progress=lambda: progress.advance(bar))
+            record, _ = run_once(task, model=model, split=split, seed=seed, source=source, progress=lambda: progress.advance(bar))
     except GenotxError as e:
         _fail(e)
     if as_json:
@@ -185,12 +186,18 @@ def predict(
     out_path: Annotated[Path, typer.Option("--out", help="where to write predictions")],
     model: Annotated[Optional[str], typer.Option(help="baseline name (default: the task's first)")] = None,
     reference: Annotated[Optional[Path], typer.Option(help="reference FASTA, for tasks that need one")] = None,
+    option: Annotated[Optional[list[str]], typer.Option("--option", "-o", help="task-specific KEY=VALUE (see genotx info TASK), repeatable")] = None,
 ) -> None:
     """Score your own file with the task's default model (trained once on its default data)."""
     from genotx.engine.predict import predict_file
 
-    options = {"reference": reference} if reference else {}
+    options: dict[str, object] = {"reference": reference} if reference else {}
     try:
+        for item in option or []:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise GenotxError(f"--option {item!r} is not KEY=VALUE. Fix: write e.g. --option trial=criteria.txt")
+            options[key.strip().replace("-", "_")] = value
         with _progress() as progress:
             progress.add_task(f"{task}: predicting", total=None)
             path = predict_file(task, input_path, out_path, model=model, **options)

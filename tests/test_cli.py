@@ -62,3 +62,18 @@ def test_benchmark_writes_records_and_report(toy_task, tmp_path):
     result = runner.invoke(app, ["benchmark", "--quick", "--tasks", "toy_regression", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "report.html").exists() and len(list((tmp_path / "runs").glob("*.json"))) == 2
+
+
+def test_predict_refuses_options_the_task_does_not_take(toy_task, tmp_path):
+    mine = tmp_path / "mine.csv"
+    mine.write_text("a,b,c\n1,2,3\n")
+    result = runner.invoke(app, ["predict", "toy_regression", "--input", str(mine), "--out", str(tmp_path / "o.csv"), "--option", "trial=x.txt"])
+    assert result.exit_code == 2 and "takes no options" in result.output
+    result = runner.invoke(app, ["predict", "toy_regression", "--input", str(mine), "--out", str(tmp_path / "o.csv"), "--option", "novalue"])
+    assert result.exit_code == 2 and "KEY=VALUE" in result.output
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_run_names_an_unknown_source(toy_task):
+    result = runner.invoke(app, ["run", "toy_regression", "--source", "nowhere"])
+    assert result.exit_code == 2 and "nowhere" in result.output

@@ -56,17 +56,25 @@ def supervised(task, dataset: Dataset, *, split: str, model: str, seed: int, pro
         groups = dataset.groups.iloc[fold.test]
         fold_metrics.append(
             {"fold": fold.name, "n_test": len(fold.test),
-             **_safe_evaluate(metric_names, dataset.target[fold.test], score, groups, labels[fold.test])}
+             **_safe_evaluate(metric_names, dataset.target[fold.test], score, groups, _like(labels[fold.test], dataset.target))}
         )
         n_train.append(len(fold.train))
         if progress:
             progress()
     idx = np.flatnonzero(tested)
-    metrics = _safe_evaluate(metric_names, dataset.target[idx], pred[idx], dataset.groups.iloc[idx], labels[idx])
+    metrics = _safe_evaluate(metric_names, dataset.target[idx], pred[idx], dataset.groups.iloc[idx], _like(labels[idx], dataset.target))
     predictions = dataset.groups.iloc[idx].reset_index(drop=True).assign(
         y_true=dataset.target[idx], y_pred=pred[idx], fold=fold_of[idx].astype(str)
     )
     return Outcome(metrics, int(np.mean(n_train)), len(idx), fold_metrics, predictions)
+
+
+def _like(labels: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Hard labels in the target's dtype: label metrics (accuracy, F1) refuse mixed object/number types."""
+    try:
+        return labels.astype(np.asarray(target).dtype)
+    except (TypeError, ValueError):
+        return labels
 
 
 def _rows(inputs, index):

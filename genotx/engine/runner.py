@@ -67,10 +67,14 @@ def run(
     model: str | None = None,
     split: str | None = None,
     seed: int = 0,
+    source: str | None = None,
     dataset: Dataset | None = None,
     progress: Callable[[], None] | None = None,
 ) -> tuple[RunRecord, Outcome]:
     """Run one (task, model, split, seed) and return its record and full outcome.
+
+    ``source`` picks one of the task's declared sources (default: its first); ``dataset`` skips
+    loading altogether (a user's own :class:`Dataset`).
 
     Examples
     --------
@@ -85,7 +89,7 @@ def run(
     if split not in task.spec.splits:
         raise UnknownNameError("split", split, task.spec.splits)
     start = time.perf_counter()
-    dataset = dataset if dataset is not None else task.load()
+    dataset = dataset if dataset is not None else task.load(source=source)
     outcome = _evaluate(task, dataset, split=split, model=model, seed=seed, progress=progress)
     used = dataset.meta.get("sources", task.spec.sources)
     record = RunRecord(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 import numpy as np
@@ -11,6 +12,14 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from genotx.data.cache import cached_array
 
 __all__ = ["Featurizer"]
+
+
+def _code_hash(fn) -> str:
+    """Bytecode and constants of the featurizer: editing its code invalidates its cached arrays."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return ""
+    return hashlib.sha256(code.co_code + repr(code.co_consts).encode()).hexdigest()[:16]
 
 
 def _content_hash(frame: pd.DataFrame) -> str:
@@ -47,5 +56,6 @@ class Featurizer(TransformerMixin, BaseEstimator):
         compute = lambda: np.asarray(self.fn(X, **kwargs))  # noqa: E731
         if not self.cache or not isinstance(X, pd.DataFrame):
             return compute()
-        key = (getattr(self.fn, "__module__", ""), getattr(self.fn, "__qualname__", repr(self.fn)), sorted(kwargs.items()), _content_hash(X))
+        key = (getattr(self.fn, "__module__", ""), getattr(self.fn, "__qualname__", repr(self.fn)), _code_hash(self.fn),
+               sorted(kwargs.items()), _content_hash(X))
         return cached_array(key, compute)

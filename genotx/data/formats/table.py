@@ -76,4 +76,6 @@ def check_values(frame: pd.DataFrame, column: str, ok: Callable[[pd.Series], pd.
     good = ok(frame[column]).to_numpy()
     if not good.all():
         row = int(np.flatnonzero(~good)[0])
-        raise InputError(path, f"column {column!r} value {frame[column].iloc[row]!r} {problem}", line=row + 2, fix=fix)
+        value = frame[column].iloc[row]
+        shown = repr(value.item() if isinstance(value, np.generic) else value)  # 1.5, not np.float64(1.5)
+        raise InputError(path, f"column {column!r} value {shown} {problem}", line=row + 2, fix=fix)
