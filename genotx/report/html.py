@@ -78,6 +78,9 @@ def _task_images(store: ResultStore, task_records: list[RunRecord]) -> list[str]
             images.append(plots.roc(predictions, title))
         elif spec.target == "regression":
             images.append(plots.predicted_vs_true(predictions, title))
+    for key in default.details or {}:
+        if key in plots.DETAIL_PLOTS:
+            images.extend(plots.DETAIL_PLOTS[key](default.details))
     return images
 
 

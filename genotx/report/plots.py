@@ -13,7 +13,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
-__all__ = ["figure_png", "predicted_vs_true", "roc", "metric_bars"]
+from genotx._registry import Registry  # noqa: E402
+
+__all__ = ["DETAIL_PLOTS", "figure_png", "predicted_vs_true", "roc", "metric_bars", "kaplan_meier", "mr_scatter", "mr_funnel", "simulation_grid"]
 
 
 def figure_png(fig) -> str:
@@ -53,3 +55,68 @@ def metric_bars(table: pd.DataFrame, metric: str, title: str) -> str:
     ax.set(ylabel=metric, title=title)
     ax.tick_params(axis="x", labelsize=8)
     return figure_png(fig)
+
+
+def kaplan_meier(curves: dict[str, dict], title: str) -> str:
+    """Step survival curves with 95% bands, one per subgroup (``models.survival.kaplan_meier_curves``)."""
+    fig, ax = plt.subplots(figsize=(4.8, 3.8))
+    for label, c in curves.items():
+        line = ax.step(c["time"], c["survival"], where="post", label=f"{label} (n={c['n']})")[0]
+        ax.fill_between(c["time"], c["ci_low"], c["ci_high"], step="post", alpha=0.15, color=line.get_color())
+    ax.set(xlabel="time", ylabel="survival probability", ylim=(0, 1.02), title=title)
+    ax.legend(fontsize=7)
+    return figure_png(fig)
+
+
+def mr_scatter(stats: dict[str, list], methods: dict[str, dict], title: str) -> str:
+    """Variant-outcome vs variant-exposure effects with each estimator's causal slope (intercept for Egger)."""
+    bx, by = np.abs(stats["beta_exposure"]), np.sign(stats["beta_exposure"]) * np.asarray(stats["beta_outcome"])
+    fig, ax = plt.subplots(figsize=(4.8, 3.8))
+    ax.errorbar(bx, by, xerr=stats["se_exposure"], yerr=stats["se_outcome"], fmt="o", ms=3, color="grey", elinewidth=0.6)
+    xs = np.linspace(0, bx.max() * 1.05, 2)
+    for name, m in methods.items():
+        ax.plot(xs, m.get("intercept", 0.0) + m["estimate"] * xs, lw=1.2, label=f"{name} {m['estimate']:.2f}")
+    ax.axhline(0, color="black", lw=0.5)
+    ax.set(xlabel="variant effect on exposure", ylabel="variant effect on outcome", title=title)
+    ax.legend(fontsize=7)
+    return figure_png(fig)
+
+
+def mr_funnel(stats: dict[str, list], methods: dict[str, dict], title: str) -> str:
+    """Per-variant ratio estimates against their precision; asymmetry hints at directional pleiotropy."""
+    bx, by, se = (np.asarray(stats[k], float) for k in ("beta_exposure", "beta_outcome", "se_outcome"))
+    fig, ax = plt.subplots(figsize=(4.8, 3.8))
+    ratio = by / bx
+    ax.scatter(ratio, np.abs(bx) / se, s=10, color="grey")
+    lo, hi = np.percentile(ratio, [5, 95])  # weak instruments give huge ratios: keep the funnel readable
+    ax.set_xlim(lo - 0.5 * (hi - lo), hi + 0.5 * (hi - lo))
+    for i, (name, m) in enumerate(methods.items()):
+        ax.axvline(m["estimate"], lw=1.0, label=name, color=f"C{i}")
+    ax.set(xlabel="ratio estimate (beta_outcome / beta_exposure)", ylabel="precision |beta_exposure| / se_outcome", title=title)
+    ax.legend(fontsize=7)
+    return figure_png(fig)
+
+
+def simulation_grid(table: list[dict], title: str) -> str:
+    """Bias and coverage of each estimator in each simulated scenario (a known causal effect)."""
+    frame = pd.DataFrame(table)
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.4))
+    for ax, column, ref in zip(axes, ("bias", "coverage"), (0.0, 0.95)):
+        pivot = frame.pivot(index="scenario", columns="method", values=column)
+        pivot.plot.bar(ax=ax, rot=25, width=0.8, legend=column == "coverage", fontsize=8)
+        ax.axhline(ref, color="black", lw=0.7, ls="--")
+        ax.set(ylabel=column, xlabel="", title=f"{title}: {column}")
+    axes[1].legend(fontsize=7)
+    return figure_png(fig)
+
+
+# Plots drawn from an Outcome's ``details`` (key -> plotter(details) -> PNGs). A task opts in by
+# writing the key; the report needs no knowledge of tasks.
+DETAIL_PLOTS: Registry = Registry("detail plot")
+DETAIL_PLOTS.add("km_out_of_fold", lambda d: [kaplan_meier(d["km_out_of_fold"], "subgroups (out of fold)")])
+DETAIL_PLOTS.add("km_full", lambda d: [kaplan_meier(d["km_full"], "subgroups (all patients)")])
+DETAIL_PLOTS.add("summary_stats", lambda d: [
+    mr_scatter(d["summary_stats"], d["real_data"]["methods"], "MR scatter"),
+    mr_funnel(d["summary_stats"], d["real_data"]["methods"], "MR funnel"),
+] if "real_data" in d else [])
+DETAIL_PLOTS.add("simulation", lambda d: [simulation_grid(d["simulation"]["table"], "simulations")])

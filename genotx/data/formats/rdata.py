@@ -22,9 +22,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from genotx.errors import InputError
 
-__all__ = ["read_rda", "strip_code"]
+__all__ = ["read_lazyload", "read_rda", "strip_code"]
 
 
 def _code_types() -> frozenset:
@@ -127,3 +129,71 @@ def read_rda(path: str | Path) -> dict[str, Any] | Any:
     except Exception as err:  # noqa: BLE001
         raise InputError(str(path), f"cannot convert its R objects ({type(err).__name__}: {err})",
                          fix="read it at the parser level with rdata.parser.parse_file") from None
+
+
+def _lazyload_blob(blob: bytes, compressed: int, where: str) -> bytes:
+    """One object's bytes in an R lazy-load database: a 4-byte length, then (for types 2/3) a type byte."""
+    import bz2
+    import lzma
+    import zlib
+
+    size = int.from_bytes(blob[:4], "big")
+    if compressed == 1:
+        data = zlib.decompress(blob[4:])
+    else:
+        kind, body = blob[4:5], blob[5:]
+        decoders = {b"2": bz2.decompress, b"X": lzma.decompress, b"Z": zlib.decompress, b"0": bytes}
+        if kind not in decoders:
+            raise InputError(where, f"unknown lazy-load compression type {kind!r}", fix="give an R lazy-load .rdb file")
+        data = decoders[kind](body)
+    if len(data) != size:
+        raise InputError(where, f"an object decompressed to {len(data)} bytes, its header says {size}",
+                         fix="re-extract the .rdb/.rdx pair from the same package")
+    return data
+
+
+def read_lazyload(rdx: str | Path, rdb: str | Path, *, names: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Objects of an R lazy-load database (``Rdata.rdx`` index + ``Rdata.rdb`` blobs), code-free.
+
+    Packages install their ``data/`` this way. The index (a plain R serialisation) gives each
+    object's offset and length in the ``.rdb``; each blob is decompressed and parsed with
+    ``rdata.parser.parse_data``, then converted as in :func:`read_rda`. ``names`` restricts the
+    objects read. Environments (references) are not supported; data objects do not use them.
+    """
+    import rdata
+
+    rdx, rdb = Path(rdx), Path(rdb)
+    for path in (rdx, rdb):
+        if not path.exists():
+            raise InputError(str(path), "file not found", fix="check the path")
+    with warnings.catch_warnings():  # lazy-load blobs have no file-type magic: rdata warns that it assumes RDS
+        warnings.filterwarnings("ignore", message="(Unknown file type|Wrong extension)", category=UserWarning)
+        try:
+            index = rdata.conversion.convert(rdata.parser.parse_file(rdx))
+        except Exception as err:  # noqa: BLE001
+            raise InputError(str(rdx), f"cannot parse as a lazy-load index ({type(err).__name__}: {err})",
+                             fix="give the .rdx file next to the .rdb") from None
+    try:
+        variables = {str(k): (int(v[0]), int(v[1])) for k, v in index["variables"].items()}
+        compressed = int(np.asarray(index.get("compressed", [1])).ravel()[0]) if "compressed" in index else 1
+    except (KeyError, TypeError, IndexError) as err:
+        raise InputError(str(rdx), f"is not a lazy-load index ({err})", fix="give the .rdx file next to the .rdb") from None
+    wanted = variables if names is None else {n: variables[n] for n in names if n in variables}
+    missing = set(names or ()) - set(variables)
+    if missing:
+        raise InputError(str(rdb), f"has no objects {sorted(missing)} (found {sorted(variables)})", fix="check the names")
+    out: dict[str, Any] = {}
+    with open(rdb, "rb") as handle:
+        for name, (offset, length) in wanted.items():
+            handle.seek(offset)
+            data = _lazyload_blob(handle.read(length), compressed, str(rdb))
+            try:
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message="(Unknown file type|Wrong extension|Missing constructor)",
+                                            category=UserWarning)
+                    parsed = rdata.parser.parse_data(data)
+                    out[name] = rdata.conversion.convert(strip_code(parsed))
+            except Exception as err:  # noqa: BLE001
+                raise InputError(str(rdb), f"cannot read object {name!r} ({type(err).__name__}: {err})",
+                                 fix="read it at the parser level with rdata.parser.parse_data") from None
+    return out

@@ -129,6 +129,7 @@ def evaluate(dataset: Dataset, *, split: str, model: str, seed: int) -> Outcome:
     details = {
         "exposure": dataset.meta.get("exposure"), "outcome": dataset.meta.get("outcome"),
         "real_data": analyse(data, random_state=seed),
+        "summary_stats": dataset.inputs.iloc[fold.test][["beta_exposure", "se_exposure", "beta_outcome", "se_outcome"]].to_dict(orient="list"),
         "simulation": {"scenarios": scenario_settings(SCENARIOS), "n_reps": SIM_REPS, "n_boot": SIM_BOOT,
                        "table": table.to_dict(orient="records")},
     }

