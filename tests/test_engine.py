@@ -77,8 +77,8 @@ def test_record_round_trip_keeps_nan():
 @pytest.mark.slow
 def test_ray_backend_gives_the_same_records_as_local(tmp_path):
     pytest.importorskip("ray")
-    local = benchmark(["crispr_on_target"], str(tmp_path / "local"), quick=True)
-    fanned = benchmark(["crispr_on_target"], str(tmp_path / "ray"), quick=True, backend="ray")
+    local = benchmark(["patient_stratification"], str(tmp_path / "local"), quick=True)
+    fanned = benchmark(["patient_stratification"], str(tmp_path / "ray"), quick=True, backend="ray")
     assert {r.key: r.metrics for r in local} == {r.key: r.metrics for r in fanned}
 
 

@@ -140,8 +140,8 @@ def criteria_lines(text: str) -> list[tuple[str, str, int]]:
 _NUM = r"(\d+(?:\.\d+)?)"
 _RANGE = re.compile(rf"(?:between\s+)?{_NUM}\s*(?:-|\u2013|\u2014|to|and)\s*{_NUM}", re.I)
 _OP_WORDS = (
-    ("ge", r"at least|\u2265|>=|no less than|minimum(?: of)?|or older|or more|or above|or greater"),
-    ("le", r"at most|\u2264|<=|no more than|maximum(?: of)?|up to|or younger|or less|or below|or smaller"),
+    ("ge", r"at least|\u2265|>=|no less than|minimum(?: of)?|or older|or more|or above|or greater|or higher"),
+    ("le", r"at most|\u2264|<=|no more than|maximum(?: of)?|up to|or younger|or less|or below|or smaller|or lower"),
     ("gt", r"over|above|more than|greater than|older than|larger than|exceeding|>"),
     ("lt", r"under|below|less than|younger than|smaller than|<"),
 )
@@ -160,6 +160,7 @@ def _op_at(text: str) -> str | None:
 
 def _threshold(text: str, variable: str) -> Criterion | None:
     """op + number(s) of a numeric line; ``mm`` is converted to cm for tumour size."""
+    text = re.sub(r"\blog2\b", " ", text, flags=re.I)
     scale = 0.1 if variable == "size" and re.search(r"\bmm\b|millimet", text, re.I) else 1.0
     found = _RANGE.search(text)
     if found and _op_at(text[: found.start()]) is None:

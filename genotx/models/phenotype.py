@@ -47,6 +47,8 @@ __all__ = [
     "cosine_scores",
     "likelihood_scores",
     "ranks_of",
+    "group_margin",
+    "patient_term_matrix",
     "SimilarityRanker",
     "LearnedRanker",
     "SCORERS",
@@ -286,6 +288,25 @@ def _patient_matrix(kb: DiseaseKnowledge, patients: list[np.ndarray]) -> sparse.
     cols = np.concatenate(patients) if patients else np.zeros(0, np.int64)
     direct = sparse.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), shape=(len(patients), len(kb.ic)))
     return (direct @ kb.ontology.ancestors.astype(np.float32)).astype(bool).astype(np.float32)
+
+
+def patient_term_matrix(kb: DiseaseKnowledge, patients: list[np.ndarray]) -> sparse.csr_matrix:
+    """Patients x terms float32 0/1 matrix of each patient's terms and all their ancestors."""
+    return _patient_matrix(kb, patients).tocsr()
+
+
+def group_margin(scores: np.ndarray, in_group: np.ndarray) -> np.ndarray:
+    """"Has a disease of the group" score: best score inside the group minus best score outside.
+
+    Examples
+    --------
+    >>> group_margin(np.array([[0.9, 0.2, 0.5], [0.1, 0.8, 0.3]]), np.array([True, False, False])).round(2).tolist()
+    [0.4, -0.7]
+    """
+    in_group = np.asarray(in_group, dtype=bool)
+    if in_group.all() or not in_group.any():
+        raise InputError("group_margin", "the group must hold some but not all diseases", fix="choose another disease group")
+    return scores[:, in_group].max(axis=1) - scores[:, ~in_group].max(axis=1)
 
 
 def _l2_rows(m: sparse.csr_matrix) -> sparse.csr_matrix:

@@ -49,10 +49,11 @@ class Alignments:
     score: np.ndarray
 
 
-def _kmer_codes(codes: np.ndarray, k: int) -> np.ndarray:
-    """Integer code of every k-mer along the last axis (-1 where an N is inside)."""
-    n = codes.shape[-1] - k + 1
-    windows = np.lib.stride_tricks.sliding_window_view(codes.astype(np.int64), k, axis=-1)[..., :n, :]
+def _kmer_codes(codes: np.ndarray, k: int, offsets: np.ndarray | None = None) -> np.ndarray:
+    """Integer code of the k-mers starting at ``offsets`` (default: all) along the last axis; -1 if an N is inside."""
+    if offsets is None:
+        offsets = np.arange(codes.shape[-1] - k + 1)
+    windows = codes[..., offsets[:, None] + np.arange(k)[None, :]].astype(np.int64)
     weights = 4 ** np.arange(k - 1, -1, -1, dtype=np.int64)
     value = (np.minimum(windows, 3) * weights).sum(-1)
     return np.where((windows > 3).any(-1), -1, value)
@@ -61,7 +62,7 @@ def _kmer_codes(codes: np.ndarray, k: int) -> np.ndarray:
 class KmerAligner:
     """Index ``reference`` (a string) once; :meth:`align` maps coded reads (n, L)."""
 
-    def __init__(self, reference: str, *, k: int = 15, step: int = 6, band: int = 10) -> None:
+    def __init__(self, reference: str, *, k: int = 15, step: int = 6, band: int = 8) -> None:
         self.reference = reference
         self.codes = encode(reference)
         self.k, self.step, self.band = k, step, band
@@ -77,7 +78,7 @@ class KmerAligner:
         """Median diagonal and number of agreeing seeds per read, for one orientation."""
         length = reads.shape[1]
         offsets = np.arange(0, length - self.k + 1, self.step)
-        kmers = _kmer_codes(reads, self.k)[:, offsets]
+        kmers = _kmer_codes(reads, self.k, offsets)
         at = np.searchsorted(self._keys, kmers)
         at = np.minimum(at, len(self._keys) - 1)
         found = (self._keys[at] == kmers) & (kmers >= 0)
@@ -100,7 +101,18 @@ class KmerAligner:
         start = np.full(len(reads), -1, dtype=np.int64)
         score = np.zeros(len(reads), dtype=np.int64)
         cigars = ["*"] * len(reads)
-        idx = np.flatnonzero(mapped)
+        # fast path: a read with at most one mismatch on its seed diagonal aligns best ungapped
+        # (one mismatch costs 5; any gap costs at least 6 plus the base it skips)
+        length = reads.shape[1]
+        padded = np.concatenate([np.full(length, 5, np.uint8), self.codes, np.full(length, 5, np.uint8)])
+        ungapped = padded[np.clip(diag, -length, len(self.codes))[:, None] + length + np.arange(length)[None, :]]
+        mismatches = (ungapped != oriented).sum(1)
+        easy = mapped & (mismatches <= 1) & (diag >= 0) & (diag + length <= len(self.codes))
+        start[easy] = diag[easy]
+        score[easy] = length - (MATCH - MISMATCH) * mismatches[easy]
+        for r in np.flatnonzero(easy):
+            cigars[r] = f"{length}M"
+        idx = np.flatnonzero(mapped & ~easy)
         for lo in range(0, len(idx), chunk):
             part = idx[lo : lo + chunk]
             s, c, sc = self._banded(oriented[part], diag[part])
@@ -127,6 +139,7 @@ class KmerAligner:
         I_open = np.zeros((n, length + 1, width), bool)
         D_open = np.zeros((n, length + 1, width), bool)
         rows = np.arange(n)
+        ramp = np.arange(width, dtype=np.int64)[None, :]
         for i in range(1, length + 1):
             r = ref_window[:, i - 1 : i - 1 + width]
             b = reads[:, i - 1][:, None]
@@ -140,19 +153,16 @@ class KmerAligner:
             I = np.maximum(open_i, ext_i)
             I_open[:, i] = open_i >= ext_i
             best = np.maximum(M, I)
-            # deletion (reference base, no read): from (i, k-1), sequential along the band
-            D = np.full((n, width), _NEG, np.int64)
-            Hrow = best.copy()
-            for k in range(1, width):
-                o = Hrow[:, k - 1] - GAP_OPEN - GAP_EXTEND
-                e = D[:, k - 1] - GAP_EXTEND
-                D[:, k] = np.maximum(o, e)
-                D_open[:, i, k] = o >= e
-                Hrow[:, k] = np.maximum(Hrow[:, k], D[:, k])
+            # deletion (reference base, no read) from (i, k-1): opening from a deletion is never better
+            # than extending it, so D[k] = max_{j<k} best[j] - open - extend * (k - j): a running maximum
+            lifted = best + GAP_EXTEND * ramp
+            run = np.maximum.accumulate(lifted, axis=1)
+            D = np.concatenate([np.full((n, 1), _NEG), run[:, :-1] - GAP_OPEN - GAP_EXTEND * ramp[:, 1:]], axis=1)
+            D_open[:, i, 1:] = lifted[:, :-1] >= run[:, :-1]
             src = np.where(M >= I, 0, 1)
-            src = np.where(D > np.maximum(M, I), 2, src)
+            src = np.where(D > best, 2, src)
             H_from[:, i] = src
-            H = Hrow
+            H = np.maximum(best, D)
         # end: best over the band of M or I states at i = L (a trailing deletion never helps)
         end_k = np.argmax(H, axis=1)
         final = H[rows, end_k]
@@ -196,6 +206,8 @@ def _cigar(ops: np.ndarray) -> str:
     ops = ops[ops != 9]
     if len(ops) == 0:
         return "*"
+    if (ops == ops[0]).all():
+        return f"{len(ops)}{'MID'[ops[0]]}"
     change = np.flatnonzero(np.r_[True, ops[1:] != ops[:-1], True])
     letters = "MID"
     return "".join(f"{change[j + 1] - change[j]}{letters[ops[change[j]]]}" for j in range(len(change) - 1))

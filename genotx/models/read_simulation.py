@@ -220,7 +220,7 @@ def simulate_reads(
     reverse = rng.random(n) < 0.5
     out[reverse] = reverse_complement(out[reverse])
     quals = _qualities(rng, n, read_length)
-    p_error = np.minimum(miscalibration * 10.0 ** (-quals / 10.0), 0.75)
+    p_error = np.minimum(miscalibration * 10.0 ** (-quals.astype(float) / 10.0), 0.75)
     wrong = rng.random((n, read_length)) < p_error
     # substitution spectrum: partner base twice as likely as the other two (A<->C, G<->T)
     partner = np.array([1, 0, 3, 2, 4], dtype=np.uint8)
