@@ -95,3 +95,12 @@ def test_details_with_survival_curves_and_mr_statistics_get_their_plots():
     }
     images = [png for key in details if key in DETAIL_PLOTS for png in DETAIL_PLOTS[key](details)]
     assert len(images) == 4 and all(len(png) > 1000 for png in images)
+
+
+def test_a_task_details_hook_adds_to_the_record(toy_task):
+    toy_task.module.details = lambda dataset, outcome, *, split, seed: {"n_rows_seen": len(outcome.predictions)}
+    try:
+        record, outcome = run(toy_task, split="random")
+    finally:
+        del toy_task.module.details
+    assert record.details["n_rows_seen"] == outcome.n_test > 0

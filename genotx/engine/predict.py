@@ -57,7 +57,8 @@ def fitted_model(task: Task, *, model: str | None = None, random_state: int = 0)
 def predict_file(task: str | Task, input_path: str | Path, out_path: str | Path, *, model: str | None = None, **options) -> Path:
     """Read ``input_path`` (validated), predict, write ``out_path`` (CSV) atomically.
 
-    Tasks with their own output format define ``predict_file(input_path, out_path, **options)``.
+    Tasks with their own output format define ``predict_file(input_path, out_path, **options)``;
+    tasks that only shape the output table define ``format_predictions(frame, estimator) -> DataFrame``.
     """
     task = get_task(task) if isinstance(task, str) else task
     own = getattr(task.module, "predict_file", None)
@@ -67,12 +68,14 @@ def predict_file(task: str | Task, input_path: str | Path, out_path: str | Path,
         raise GenotxError(f"{task.name} predict takes no options, got {sorted(options)}. Fix: drop them")
     frame = task.read_input(input_path)  # raises with file, line and fix before any output exists
     estimator = fitted_model(task, model=model)
-    if hasattr(estimator, "predict_proba"):
+    shape = getattr(task.module, "format_predictions", None)
+    if callable(shape):
+        out = shape(frame, estimator)
+    elif hasattr(estimator, "predict_proba"):
         proba = estimator.predict_proba(frame)
-        scores = proba[:, 1] if proba.shape[1] == 2 else proba.max(axis=1)
+        out = frame.assign(prediction=proba[:, 1] if proba.shape[1] == 2 else proba.max(axis=1))
     else:
-        scores = estimator.predict(frame)
-    out = frame.assign(prediction=np.asarray(scores, dtype=float))
+        out = frame.assign(prediction=np.asarray(estimator.predict(frame), dtype=float))
     out_path = Path(out_path)
     with atomic_path(out_path) as tmp:
         out.to_csv(tmp, index=False)

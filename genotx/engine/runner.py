@@ -55,10 +55,20 @@ class PlannedRun:
 
 
 def _evaluate(task: Task, dataset: Dataset, *, split: str, model: str, seed: int, progress=None) -> Outcome:
+    """The task's own ``evaluate`` if it has one, else its protocol; then its optional ``details`` hook.
+
+    ``details(dataset, outcome, *, split, seed) -> dict`` lets a supervised task add what its paper
+    reports beside the metrics (a noise ceiling, recovered motifs...) without re-running the protocol.
+    """
     own = getattr(task.module, "evaluate", None)
     if own is not None:
-        return own(dataset, split=split, model=model, seed=seed)
-    return PROTOCOL_RUNNERS[task.spec.protocol](task, dataset, split=split, model=model, seed=seed, progress=progress)
+        outcome = own(dataset, split=split, model=model, seed=seed)
+    else:
+        outcome = PROTOCOL_RUNNERS[task.spec.protocol](task, dataset, split=split, model=model, seed=seed, progress=progress)
+    extra = getattr(task.module, "details", None)
+    if callable(extra):
+        outcome.details.update(extra(dataset, outcome, split=split, seed=seed))
+    return outcome
 
 
 def run(

@@ -75,7 +75,7 @@ SPEC = TaskSpec(
     splits=("cold_trial",),
     metrics=("auroc", "precision_at_10", "auroc_per_trial", "line_auroc", "criterion_accuracy",
              "criterion_accuracy_seen", "criterion_accuracy_unseen"),
-    baselines=("criterion_lgbm", "rule_parser", "pair_embedding", "patient_only", "constant"),
+    baselines=("hybrid", "criterion_lgbm", "rule_parser", "pair_embedding", "patient_only", "constant"),
     trivial="constant",
     data_note="Real patients (GSE7390 breast cancer: 198; GDSC cell lines as tumour profiles: 964); 70 simulated "
     "trials (seed 0) whose eligibility criteria and their text are generated over the patients' real variables; "
@@ -148,6 +148,7 @@ def load(*, source: str | None = None) -> Dataset:
 SPLITS = {"cold_trial": ColdSplit("trial", n_folds=5)}
 
 MODELS = {
+    "hybrid": lambda random_state=0: CriterionMatcher(use_rules=True, random_state=random_state),
     "criterion_lgbm": lambda random_state=0: CriterionMatcher(random_state=random_state),
     "rule_parser": lambda random_state=0: RuleMatcher(),
     "pair_embedding": lambda random_state=0: PairEmbedding(random_state=random_state),

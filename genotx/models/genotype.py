@@ -1,0 +1,187 @@
+"""Genotype callers on candidate variants, and their scoring against a truth set.
+
+* :class:`PileupGenotyper`: a small CNN over pileup tensors (:mod:`genotx.featurize.pileup`). Each
+  read row goes through the same 1-D convolutions along the reference window; the read features are
+  pooled over reads (mean, depth-scaled sum, max), so the call does not depend on read order, then a
+  small head gives P(0, 1, 2 alternative copies). Trains through :func:`genotx.models.nets.train_network`.
+* :class:`AlleleFractionGenotyper`: the trivial rule (alt fraction < 0.2 -> 0, < 0.8 -> 1, else 2).
+* :func:`bcftools_calls`: the classical caller, ``bcftools mpileup | call -mv | norm`` run through
+  pysam's bundled bcftools (no external binary).
+* :func:`score_calls`: genotype-aware precision / recall / F1 per variant kind (a call is a true
+  positive only when position, REF, ALT and genotype all match the truth, as in hap.py).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from genotx.data.formats.vcf import read_vcf
+from genotx.featurize.pileup import CHANNELS
+from genotx.models.nets import train_network
+
+__all__ = ["PileupNet", "PileupGenotyper", "AlleleFractionGenotyper", "bcftools_calls", "score_calls", "calls_from_predictions"]
+
+
+class PileupNet(nn.Module):
+    """Per-read convolutions along the window, pooled over reads, then a genotype head (3 classes)."""
+
+    def __init__(self, channels: int = CHANNELS, hidden: int = 32, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.read = nn.Sequential(
+            nn.Conv1d(channels, hidden, 5, padding=2), nn.ReLU(),
+            nn.Conv1d(hidden, hidden, 5, padding=2), nn.ReLU(),
+        )
+        self.head = nn.Sequential(nn.Linear(4 * hidden + 1, 64), nn.ReLU(), nn.Dropout(dropout), nn.Linear(64, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, r, w = x.shape
+        mask = (x[:, 3].abs().sum(-1) > 0).float()  # (b, r): a read is present
+        z = self.read(x.permute(0, 2, 1, 3).reshape(b * r, c, w))  # (b*r, h, w)
+        centre = z[:, :, w // 2 - 2 : w // 2 + 3].amax(-1)
+        whole = z.amax(-1)
+        z = torch.cat([centre, whole], 1).reshape(b, r, -1) * mask[:, :, None]
+        count = mask.sum(1, keepdim=True)
+        mean = z.sum(1) / count.clamp(min=1.0)
+        summed = z.sum(1) / 30.0
+        top = z.amax(1)
+        features = torch.cat([mean, summed[:, : z.shape[-1] // 2], top[:, : z.shape[-1] // 2], count / 30.0], 1)
+        return self.head(features)
+
+
+class PileupGenotyper(ClassifierMixin, BaseEstimator):
+    """CNN genotype classifier on pileup tensors ``(n, CHANNELS, rows, width)``; classes 0, 1, 2."""
+
+    def __init__(self, *, hidden: int = 32, epochs: int = 40, batch_size: int = 64, lr: float = 2e-3,
+                 weight_decay: float = 1e-4, patience: int = 8, random_state: int = 0) -> None:
+        self.hidden = hidden
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> "PileupGenotyper":
+        X = np.asarray(X, dtype=np.float32)
+        y = np.asarray(y, dtype=np.int64)
+        torch.manual_seed(self.random_state)
+        self.network_ = PileupNet(X.shape[1], self.hidden)
+        counts = np.bincount(y, minlength=3).astype(float)
+        weight = torch.as_tensor(counts.sum() / (3 * np.maximum(counts, 1)), dtype=torch.float32)
+        self.history_ = train_network(self.network_, X, y, loss=nn.CrossEntropyLoss(weight=weight), epochs=self.epochs,
+                                      batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
+                                      patience=self.patience, random_state=self.random_state)
+        self.classes_ = np.arange(3)
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self, "network_")
+        self.network_.eval()
+        out = []
+        with torch.no_grad():
+            for lo in range(0, len(X), 512):
+                batch = torch.as_tensor(np.asarray(X[lo : lo + 512], dtype=np.float32))
+                out.append(torch.softmax(self.network_(batch), 1).numpy())
+        return np.concatenate(out) if out else np.zeros((0, 3))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.predict_proba(X).argmax(1)
+
+
+class AlleleFractionGenotyper(ClassifierMixin, BaseEstimator):
+    """Trivial genotyper on a candidate table (``depth``, ``alt_count``): thresholds on the alt fraction."""
+
+    def __init__(self, *, het: float = 0.2, hom: float = 0.8) -> None:
+        self.het = het
+        self.hom = hom
+
+    def fit(self, X: pd.DataFrame, y=None) -> "AlleleFractionGenotyper":  # noqa: ARG002 - nothing to learn
+        self.classes_ = np.arange(3)
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self, "classes_")
+        fraction = X["alt_count"].to_numpy(float) / np.maximum(X["depth"].to_numpy(float), 1.0)
+        return np.where(fraction < self.het, 0, np.where(fraction < self.hom, 1, 2))
+
+
+def calls_from_predictions(candidates: pd.DataFrame, proba: np.ndarray) -> pd.DataFrame:
+    """Variant calls (genotype 1 or 2) with QUAL = -10 log10 P(no variant) and GQ from the probabilities."""
+    genotype = proba.argmax(1)
+    eps = 1e-10
+    out = candidates.assign(
+        genotype=genotype,
+        qual=np.round(-10 * np.log10(np.clip(proba[:, 0], eps, 1.0)), 2),
+        gq=np.minimum(np.round(-10 * np.log10(np.clip(1 - proba.max(1), eps, 1.0))), 99).astype(int),
+        filter="PASS",
+    )
+    out = out[out["genotype"] > 0]
+    # one call per position and kind: keep the most likely allele
+    out = out.sort_values("qual", ascending=False).drop_duplicates(["contig", "pos", "kind"]).sort_values(["contig", "pos"])
+    return out.reset_index(drop=True)
+
+
+def bcftools_calls(bam: str | Path, reference_fasta: str | Path, *, min_qual: float = 0.0) -> pd.DataFrame:
+    """``bcftools mpileup -f ref -a AD,DP | call -mv | norm -f ref -m -any`` (pysam's bcftools), read back.
+
+    ``reference_fasta`` must be plain (uncompressed or bgzip) with a ``.fai`` index next to it.
+    """
+    import pysam
+    import pysam.bcftools as bcftools
+
+    reference_fasta = str(reference_fasta)
+    if not Path(reference_fasta + ".fai").exists():
+        pysam.faidx(reference_fasta)
+    with tempfile.TemporaryDirectory() as tmp:
+        pile, called, normed = (str(Path(tmp) / name) for name in ("p.bcf", "c.bcf", "n.vcf"))
+        bcftools.mpileup("-f", reference_fasta, "-a", "AD,DP", "-Ou", "-o", pile, str(bam), catch_stdout=False)
+        bcftools.call("-mv", "-Ou", "-o", called, pile, catch_stdout=False)
+        bcftools.norm("-f", reference_fasta, "-m", "-any", "-Ov", "-o", normed, called, catch_stdout=False)
+        calls = read_vcf(normed)
+    calls = calls[calls["qual"].fillna(0) >= min_qual]
+    kind = np.where(calls["ref"].str.len() == calls["alt"].str.len(), "snv",
+                    np.where(calls["ref"].str.len() > calls["alt"].str.len(), "deletion", "insertion"))
+    return calls.assign(kind=kind).reset_index(drop=True)
+
+
+def _kind_group(kind: pd.Series) -> np.ndarray:
+    return np.where(kind == "snv", "snv", "indel")
+
+
+def score_calls(calls: pd.DataFrame, truth: pd.DataFrame) -> dict[str, float]:
+    """Genotype-aware precision/recall/F1 overall and for SNVs and indels (``snv_f1``, ``indel_recall``...).
+
+    Both frames need ``pos ref alt genotype`` (+ ``kind`` or it is derived) and, optionally, a
+    ``sample`` column (matching is within sample).
+    """
+    def keyed(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.copy()
+        if "sample" not in frame:
+            frame["sample"] = ""
+        if "kind" not in frame:
+            frame["kind"] = np.where(frame["ref"].str.len() == frame["alt"].str.len(), "snv", "indel")
+        frame["group"] = _kind_group(frame["kind"])
+        frame["key"] = list(zip(frame["sample"], frame["pos"].astype(int), frame["ref"], frame["alt"], frame["genotype"].astype(int)))
+        return frame
+
+    c, t = keyed(calls), keyed(truth)
+    out: dict[str, float] = {}
+    for group in ("all", "snv", "indel"):
+        cg = c if group == "all" else c[c["group"] == group]
+        tg = t if group == "all" else t[t["group"] == group]
+        tp = len(set(cg["key"]) & set(tg["key"]))
+        precision = tp / len(cg) if len(cg) else float("nan")
+        recall = tp / len(tg) if len(tg) else float("nan")
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+        prefix = "" if group == "all" else f"{group}_"
+        out.update({f"{prefix}f1": f1, f"{prefix}precision": precision, f"{prefix}recall": recall,
+                    f"{prefix}n_truth": float(len(tg)), f"{prefix}n_calls": float(len(cg)), f"{prefix}tp": float(tp)})
+    return out
