@@ -370,8 +370,8 @@ class _RankerMixin:
         return ranks_of(self.decision_function(X), truth)
 
     def top_k(self, X, *, k: int = 10) -> pd.DataFrame:
-        """The ``k`` best diseases per patient: columns patient (row position), rank, disease_id,
-        disease_name, score, genes."""
+        """The ``k`` best diseases per patient: columns patient (row position), rank (tied diseases
+        share the best rank), disease_id, disease_name, score, genes."""
         kb = self.knowledge_
         scores = self.decision_function(X)
         k = min(k, scores.shape[1])
@@ -381,7 +381,8 @@ class _RankerMixin:
         flat = top.ravel()
         return pd.DataFrame({
             "patient": np.repeat(np.arange(len(scores)), k),
-            "rank": np.tile(np.arange(1, k + 1), len(scores)),
+            # tied diseases share a rank (1 + number of strictly better diseases: 1, 1, 3, ...)
+            "rank": (1 + (scores[:, None, :] > np.take_along_axis(scores, top, axis=1)[:, :, None]).sum(axis=2)).ravel(),
             "disease_id": kb.disease_ids[flat],
             "disease_name": kb.disease_names[flat],
             "score": np.take_along_axis(scores, top, axis=1).ravel(),

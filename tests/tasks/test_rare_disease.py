@@ -175,8 +175,11 @@ def test_rankers_put_the_matching_disease_first(kb):
     assert top[["rank", "disease_id", "genes"]].iloc[0].tolist() == [1, "OMIM:2", "GH1;GHR"]
 
 
-def test_ranks_average_ties():
+def test_ranks_average_ties(kb):
     assert ranks_of(np.array([[1.0, 1.0, 1.0, 0.0]]), np.array([0])).tolist() == [2.0]
+    # ataxia is annotated to OMIM:1 and OMIM:3: they tie, and the top-k output says so
+    top = SimilarityRanker(method="resnik").fit(knowledge=kb).top_k(pd.DataFrame({"hpo_terms": ["HP:0001251"]}), k=3)
+    assert top["rank"].tolist() == [1, 1, 3] and set(top["disease_id"][:2]) == {"OMIM:1", "OMIM:3"}
 
 
 def test_gene_ranks_score_genes_by_their_best_disease(kb):
