@@ -41,7 +41,7 @@ def _draws(n: int, n_genes: int, n_pathways: int, n_factors: int, loading_sd: fl
     return activity, factors @ loadings, noise
 
 
-def simulate_species(weights_human: np.ndarray, weights_mouse: np.ndarray, baseline: np.ndarray, noise_sd: np.ndarray, *,
+def simulate_species(weights_human: np.ndarray, weights_mouse: np.ndarray, *, baseline: np.ndarray, noise_sd: np.ndarray,
                      n_mouse: int = 300, n_human: int = 200, effect: float = 0.04, n_factors: int = 10,
                      loading_sd: float = 0.3, shift: SpeciesShift = SpeciesShift(), random_state: int = 0) -> dict[str, np.ndarray]:
     """Mouse and human samples: ``{"mouse_x", "mouse_y", "human_x", "human_y"}`` (samples x genes / pathways).
@@ -49,7 +49,7 @@ def simulate_species(weights_human: np.ndarray, weights_mouse: np.ndarray, basel
     Examples
     --------
     >>> w = np.eye(4)[:, :2] * 10
-    >>> out = simulate_species(w, w, np.zeros(4), np.full(4, 0.1), n_mouse=5, n_human=3, effect=1.0)
+    >>> out = simulate_species(w, w, baseline=np.zeros(4), noise_sd=np.full(4, 0.1), n_mouse=5, n_human=3, effect=1.0)
     >>> out["mouse_x"].shape, out["human_y"].shape
     ((5, 4), (3, 2))
     """

