@@ -1,6 +1,6 @@
 """rna_splicing: 9-mer featurizers, the candidate-site enumeration, matched decoys, the replicate
 ceiling and user files on tiny inputs (offline), and end to end on the real MPSA data (slow): the MLP
-beats the mean on the shipped split, the two replicates keep their own splits, and ``genotx
+ensemble beats the mean on the shipped split, the two replicates keep their own splits, and ``genotx
 predict`` scores a user's file."""
 
 from __future__ import annotations
@@ -139,12 +139,13 @@ def test_real_mpsa_shape_and_the_replicates_keep_their_own_splits(mpsa):
 
 
 @pytest.mark.slow
-def test_real_mlp_beats_mean_on_the_shipped_split_and_reports_the_ceiling(mpsa, one_thread):
+def test_real_default_beats_mean_on_the_shipped_split_and_reports_the_ceiling(mpsa, one_thread):
     record, outcome = genotx.run("rna_splicing", dataset=mpsa)
-    assert record.model == "mlp" and record.split == "predefined" and record.n_test == 6_078
+    assert record.model == "mlp_ensemble" and record.split == "predefined" and record.n_test == 6_078
     mean, _ = genotx.run("rna_splicing", model="mean", dataset=mpsa)
-    assert record.metrics["pearson"] > 0.8 and mean.metrics["pearson"] == 0.0
-    assert record.metrics["spearman"] > 0.3 and record.metrics["rmse"] < 0.7 * mean.metrics["rmse"]
+    # measured: pearson 0.870, spearman 0.424, rmse 0.251 against the mean's 0.509
+    assert record.metrics["pearson"] > 0.85 and mean.metrics["pearson"] == 0.0
+    assert record.metrics["spearman"] > 0.35 and record.metrics["rmse"] < 0.6 * mean.metrics["rmse"]
     ceiling = outcome.details["replicate_ceiling"]
     assert 0.75 < ceiling["replicate_pearson"] < 0.82 and ceiling["n_shared"] > 5_000
     assert record.metrics["pearson"] < ceiling["count_noise_pearson_ceiling"]
