@@ -98,7 +98,7 @@ def test_details_with_survival_curves_and_mr_statistics_get_their_plots():
 
 
 def test_a_task_details_hook_adds_to_the_record(toy_task):
-    toy_task.module.details = lambda dataset, outcome, *, split, seed: {"n_rows_seen": len(outcome.predictions)}
+    toy_task.module.details = lambda dataset, outcome, *, split, model, seed: {"n_rows_seen": len(outcome.predictions)}
     try:
         record, outcome = run(toy_task, split="random")
     finally:

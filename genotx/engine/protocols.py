@@ -36,15 +36,18 @@ def _scores(model, X) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 @PROTOCOL_RUNNERS.register("supervised")
-def supervised(task, dataset: Dataset, *, split: str, model: str, seed: int, progress=None) -> Outcome:
-    """Fit a fresh model per fold, predict the held-out rows, score pooled and per-fold predictions."""
+def supervised(task, dataset: Dataset, *, split: str, model: str, seed: int, progress=None, keep_fitted: bool = False) -> Outcome:
+    """Fit a fresh model per fold, predict the held-out rows, score pooled and per-fold predictions.
+
+    ``keep_fitted`` keeps each fold's fitted estimator in ``Outcome.fitted`` for a task's ``details`` hook.
+    """
     folds = task.folds(dataset, split, random_state=seed)
     metric_names = task.spec.metrics
     pred = np.full(len(dataset), np.nan)
     labels = np.empty(len(dataset), dtype=object)
     tested = np.zeros(len(dataset), dtype=bool)
     fold_of = np.empty(len(dataset), dtype=object)
-    fold_metrics, n_train = [], []
+    fold_metrics, n_train, fitted = [], [], []
     for fold in folds:
         estimator = task.model(model, random_state=seed)
         estimator.fit(_rows(dataset.inputs, fold.train), dataset.target[fold.train])
@@ -59,6 +62,8 @@ def supervised(task, dataset: Dataset, *, split: str, model: str, seed: int, pro
              **_safe_evaluate(metric_names, dataset.target[fold.test], score, groups, _like(labels[fold.test], dataset.target))}
         )
         n_train.append(len(fold.train))
+        if keep_fitted:
+            fitted.append((fold, estimator))
         if progress:
             progress()
     idx = np.flatnonzero(tested)
@@ -66,7 +71,7 @@ def supervised(task, dataset: Dataset, *, split: str, model: str, seed: int, pro
     predictions = dataset.groups.iloc[idx].reset_index(drop=True).assign(
         y_true=dataset.target[idx], y_pred=pred[idx], fold=fold_of[idx].astype(str)
     )
-    return Outcome(metrics, int(np.mean(n_train)), len(idx), fold_metrics, predictions)
+    return Outcome(metrics, int(np.mean(n_train)), len(idx), fold_metrics, predictions, fitted=fitted)
 
 
 def _like(labels: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -57,17 +57,21 @@ class PlannedRun:
 def _evaluate(task: Task, dataset: Dataset, *, split: str, model: str, seed: int, progress=None) -> Outcome:
     """The task's own ``evaluate`` if it has one, else its protocol; then its optional ``details`` hook.
 
-    ``details(dataset, outcome, *, split, seed) -> dict`` lets a supervised task add what its paper
-    reports beside the metrics (a noise ceiling, recovered motifs...) without re-running the protocol.
+    ``details(dataset, outcome, *, split, model, seed) -> dict`` lets a supervised task add what its paper
+    reports beside the metrics (a noise ceiling, recovered motifs...) without re-running the protocol;
+    ``outcome.fitted`` then holds each fold's ``(fold, estimator)``.
     """
     own = getattr(task.module, "evaluate", None)
+    extra = getattr(task.module, "details", None)
     if own is not None:
         outcome = own(dataset, split=split, model=model, seed=seed)
     else:
-        outcome = PROTOCOL_RUNNERS[task.spec.protocol](task, dataset, split=split, model=model, seed=seed, progress=progress)
-    extra = getattr(task.module, "details", None)
+        protocol = PROTOCOL_RUNNERS[task.spec.protocol]
+        options = {"keep_fitted": True} if callable(extra) else {}
+        outcome = protocol(task, dataset, split=split, model=model, seed=seed, progress=progress, **options)
     if callable(extra):
-        outcome.details.update(extra(dataset, outcome, split=split, seed=seed))
+        outcome.details.update(extra(dataset, outcome, split=split, model=model, seed=seed))
+    outcome.fitted = []  # fitted models can be large; the record never holds them
     return outcome
 
 

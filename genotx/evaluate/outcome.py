@@ -16,6 +16,8 @@ class Outcome:
     ``predictions`` (optional) holds one row per held-out example with ``y_true`` and ``y_pred``
     (plus any group columns); ``details`` is free-form JSON-serialisable extra output (per-group
     tables, estimates with confidence intervals, recovered motifs...), kept in the run record.
+    ``fitted`` holds ``(fold, estimator)`` pairs when a task's ``details`` hook asks for them (never
+    written to the record).
     """
 
     metrics: dict[str, float]
@@ -24,3 +26,4 @@ class Outcome:
     fold_metrics: list[dict] = field(default_factory=list)
     predictions: pd.DataFrame | None = None
     details: dict = field(default_factory=dict)
+    fitted: list = field(default_factory=list, repr=False)

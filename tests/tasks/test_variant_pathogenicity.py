@@ -13,6 +13,7 @@ import torch
 
 import genotx
 from genotx.engine.predict import predict_file
+from genotx.engine.runner import run
 from genotx.errors import InputError
 from genotx.featurize.protein_variants import (
     MutationCounter,
@@ -187,7 +188,7 @@ def test_ism_attribution_of_an_additive_model_finds_the_effect_positions():
 
 def test_evaluate_on_a_toy_scan_reports_ceiling_orders_and_simulated_ranking(one_thread):
     data = toy_scan()
-    out = vp.evaluate(data, split="singles_to_doubles", model="additive", seed=0)
+    out = run("variant_pathogenicity", dataset=data, split="singles_to_doubles", model="additive", seed=0)[1]
     assert out.metrics["pearson"] > 0.9 and out.n_train == 240
     ceiling = out.details["noise_ceiling"]
     assert 0.9 < ceiling["pearson"] <= 1 and "dy^2" in ceiling["formula"]
@@ -195,7 +196,7 @@ def test_evaluate_on_a_toy_scan_reports_ceiling_orders_and_simulated_ranking(one
     ranking = out.details["causal_ranking_simulated"]
     assert ranking["kind"] == "simulated" and ranking["n_causal"] == 3
     assert ranking["top3_recall"] > ranking["random_expectation"]["top3_recall"]
-    mean = vp.evaluate(data, split="singles_to_doubles", model="mean", seed=0)
+    mean = run("variant_pathogenicity", dataset=data, split="singles_to_doubles", model="mean", seed=0)[1]
     assert mean.metrics["pearson"] == 0.0
     assert mean.details["causal_ranking_simulated"]["top3_recall"] == pytest.approx(3 / 12)
     assert list(out.predictions.columns)[-3:] == ["y_true", "y_pred", "fold"]

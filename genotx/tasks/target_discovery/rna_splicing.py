@@ -41,7 +41,6 @@ from sklearn.pipeline import make_pipeline
 from genotx.data.formats.table import check_values, read_table
 from genotx.data.source import source_files
 from genotx.errors import InputError
-from genotx.evaluate.metrics import evaluate as score
 from genotx.evaluate.outcome import Outcome
 from genotx.evaluate.splits import PredefinedSplit, RandomSplit
 from genotx.featurize.sequence import encode_indices, one_hot
@@ -312,28 +311,21 @@ def replicate_ceiling(test: pd.DataFrame, y_test: np.ndarray, replicate: pd.Data
     }
 
 
-def evaluate(dataset: Dataset, *, split: str, model: str, seed: int) -> Outcome:
-    """Fit on the split's training rows, score the test rows; add the replicate ceiling and the
-    site-vs-decoy view to the details."""
-    (fold,) = SPLITS[split].split(dataset.groups, random_state=seed)
-    estimator = MODELS[model](random_state=seed)
-    estimator.fit(dataset.inputs.iloc[fold.train], dataset.target[fold.train])
-    y_true = dataset.target[fold.test]
-    y_pred = np.asarray(estimator.predict(dataset.inputs.iloc[fold.test]), dtype=float)
-    metrics = score(SPEC.metrics, y_true, y_pred)
-    test = dataset.groups.iloc[fold.test].reset_index(drop=True)
+def details(dataset: Dataset, outcome: Outcome, *, split: str, model: str, seed: int) -> dict:
+    """Beside the supervised metrics: the replicate ceiling on the test 9-mers and the
+    site-vs-decoy view of the fitted model."""
+    test = outcome.predictions
+    y_true = test["y_true"].to_numpy(float)
     ceiling = replicate_ceiling(test, y_true, _read_mpsa(dataset.meta["replicate_source"]))
-    ceiling["pearson_fraction_of_ceiling"] = metrics["pearson"] / ceiling["pearson_ceiling"]
+    ceiling["pearson_fraction_of_ceiling"] = outcome.metrics["pearson"] / ceiling["pearson_ceiling"]
+    fold, estimator = outcome.fitted[0]
     trained_on = dataset.groups["sequence"].to_numpy()[fold.train]
-    details = {
+    return {
         "replicate_ceiling": ceiling,
         "site_vs_decoy": site_vs_decoy(
-            estimator, train_sequences=trained_on, seed=seed, measured=pd.Series(y_true, index=test["sequence"]),
+            estimator, train_sequences=trained_on, seed=seed, measured=pd.Series(y_true, index=test["sequence"].to_numpy()),
         ),
     }
-    predictions = test.drop(columns=["tot_ct", "ex_ct"]).assign(y_true=y_true, y_pred=y_pred, fold=fold.name)
-    fold_metrics = [{"fold": fold.name, "n_test": len(fold.test), **metrics}]
-    return Outcome(metrics, len(fold.train), len(fold.test), fold_metrics, predictions, details)
 
 
 def read_input(path: str | Path) -> pd.DataFrame:

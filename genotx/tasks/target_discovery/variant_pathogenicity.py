@@ -263,34 +263,26 @@ def simulate_causal_ranking(
     return out
 
 
-def evaluate(dataset: Dataset, *, split: str, model: str, seed: int) -> Outcome:
-    """Fit on the split's training rows, score the test rows, and add the noise ceiling and the
-    simulated causal-position ranking to the details."""
-    (fold,) = SPLITS[split].split(dataset.groups, random_state=seed)
-    estimator = MODELS[model](random_state=seed)
-    estimator.fit(dataset.inputs.iloc[fold.train], dataset.target[fold.train])
-    y_true = dataset.target[fold.test]
-    y_pred = np.asarray(estimator.predict(dataset.inputs.iloc[fold.test]), dtype=float)
-    metrics = score(SPEC.metrics, y_true, y_pred)
-    test_groups = dataset.groups.iloc[fold.test].reset_index(drop=True)
-    ceiling = noise_ceiling(y_true, test_groups["dy"].to_numpy())
+def details(dataset: Dataset, outcome: Outcome, *, split: str, model: str, seed: int) -> dict:
+    """Beside the supervised metrics: the noise ceiling, metrics per mutation order, and the
+    simulated causal-position ranking."""
+    test = outcome.predictions
+    y_true, y_pred = test["y_true"].to_numpy(float), test["y_pred"].to_numpy(float)
+    ceiling = noise_ceiling(y_true, test["dy"].to_numpy())
     per_order = {}
-    for n_mut, part in test_groups.groupby("n_mutations").indices.items():
+    for n_mut, part in test.groupby("n_mutations").indices.items():
         if len(part) >= 3:
             per_order[f"{int(n_mut)}_mutations"] = {"n": len(part), **score(("pearson", "spearman"), y_true[part], y_pred[part])}
-    details = {
+    return {
         "noise_ceiling": {
             "pearson": ceiling,
-            "pearson_fraction_of_ceiling": metrics["pearson"] / ceiling if ceiling else float("nan"),
+            "pearson_fraction_of_ceiling": outcome.metrics["pearson"] / ceiling if ceiling else float("nan"),
             "formula": "sqrt(1 - mean(dy^2) / var(y)) over the test rows",
         },
         "per_n_mutations": per_order,
         "wild_type": dataset.meta.get("wild_type"),
         "causal_ranking_simulated": simulate_causal_ranking(dataset, MODELS[model], seed=seed),
     }
-    predictions = test_groups.assign(y_true=y_true, y_pred=y_pred, fold=fold.name)
-    fold_metrics = [{"fold": fold.name, "n_test": len(fold.test), **metrics}]
-    return Outcome(metrics, len(fold.train), len(fold.test), fold_metrics, predictions, details)
 
 
 def read_input(path: str | Path) -> pd.DataFrame:
