@@ -22,7 +22,7 @@ import pandas as pd
 
 from genotx.errors import InputError
 
-__all__ = ["iter_fasta", "read_fasta", "looks_like_fasta", "DNA"]
+__all__ = ["iter_fasta", "read_fasta", "looks_like_fasta", "header_lines", "DNA"]
 
 DNA = "ACGTN"  # default alphabet: DNA with N for unknown bases
 
@@ -151,7 +151,7 @@ def read_fasta(path: str | Path, *, alphabet: str = DNA, length: int | None = No
         wrong = frame["sequence"].str.len() != length
         if wrong.any():
             row = int(wrong.to_numpy().nonzero()[0][0])
-            lines = _header_lines(Path(path))
+            lines = header_lines(Path(path))
             raise InputError(
                 str(path), f"record {names[row]!r} has length {len(sequences[row])}, expected {length}",
                 line=lines[row], fix=f"give sequences of exactly {length} letters",
@@ -159,7 +159,7 @@ def read_fasta(path: str | Path, *, alphabet: str = DNA, length: int | None = No
     return frame
 
 
-def _header_lines(path: Path) -> list[int]:
+def header_lines(path: Path) -> list[int]:
     """Line numbers of the headers (a second pass, only when an error must name a line)."""
     with _open_text(path) as handle:
         return [i for i, line in enumerate(handle, start=1) if line.lstrip().startswith(">")]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import string
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from genotx.data.formats.fasta import header_lines, looks_like_fasta, read_fasta
 from genotx.errors import InputError
 
 __all__ = ["read_table", "check_values"]
@@ -21,10 +23,11 @@ def read_table(
     numeric: tuple[str, ...] = (),
     aliases: Mapping[str, tuple[str, ...]] | None = None,
 ) -> pd.DataFrame:
-    """Read a CSV (or TSV by extension), check columns, and coerce ``numeric`` columns.
+    """Read a CSV (or TSV by extension, or FASTA), check columns, and coerce ``numeric`` columns.
 
     ``aliases`` maps a canonical column to other accepted spellings. Line numbers in errors count the
-    header as line 1, as a text editor shows them.
+    header as line 1, as a text editor shows them. A FASTA file (first character ``>``) reads as
+    columns ``id`` and ``sequence``; errors then name the record's header line.
 
     Examples
     --------
@@ -39,11 +42,7 @@ def read_table(
     path = Path(path)
     if not path.exists():
         raise InputError(str(path), "file not found", fix="check the path")
-    sep = "\t" if path.suffix.lower() in (".tsv", ".txt") else ","
-    try:
-        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, comment=None)
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise InputError(str(path), f"cannot parse as {'TSV' if sep == chr(9) else 'CSV'} ({err})", fix="save it as plain UTF-8 CSV") from None
+    frame = _read_fasta_as_table(path) if looks_like_fasta(path) else _read_csv(path)
     frame.columns = [c.strip() for c in frame.columns]
     for canonical, names in (aliases or {}).items():
         if canonical not in frame:
@@ -71,6 +70,21 @@ def read_table(
     return frame[[c for c in frame.columns if c in required or c in optional]]
 
 
+def _read_csv(path: Path) -> pd.DataFrame:
+    sep = "\t" if path.suffix.lower() in (".tsv", ".txt") else ","
+    try:
+        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, comment=None)
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise InputError(str(path), f"cannot parse as {'TSV' if sep == chr(9) else 'CSV'} ({err})", fix="save it as plain UTF-8 CSV") from None
+
+
+def _read_fasta_as_table(path: Path) -> pd.DataFrame:
+    """Columns ``id`` and ``sequence``; letters are left to the task's own check."""
+    frame = read_fasta(path, alphabet=string.ascii_uppercase + "*-").rename(columns={"name": "id"})
+    frame.attrs["lines"] = header_lines(path)  # so that check_values names the record's header line
+    return frame
+
+
 def check_values(frame: pd.DataFrame, column: str, ok: Callable[[pd.Series], pd.Series], *, path: str, problem: str, fix: str) -> None:
     """Raise naming the first line whose ``column`` value fails the vectorised check ``ok``."""
     good = ok(frame[column]).to_numpy()
@@ -78,4 +92,7 @@ def check_values(frame: pd.DataFrame, column: str, ok: Callable[[pd.Series], pd.
         row = int(np.flatnonzero(~good)[0])
         value = frame[column].iloc[row]
         shown = repr(value.item() if isinstance(value, np.generic) else value)  # 1.5, not np.float64(1.5)
-        raise InputError(path, f"column {column!r} value {shown} {problem}", line=row + 2, fix=fix)
+        record = int(frame.index[row]) if pd.api.types.is_integer_dtype(frame.index) else row  # read_table's own numbering
+        lines = frame.attrs.get("lines")
+        line = lines[record] if lines is not None else record + 2
+        raise InputError(path, f"column {column!r} value {shown} {problem}", line=line, fix=fix)

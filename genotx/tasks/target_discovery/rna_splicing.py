@@ -329,7 +329,7 @@ def details(dataset: Dataset, outcome: Outcome, *, split: str, model: str, seed:
 
 
 def read_input(path: str | Path) -> pd.DataFrame:
-    """A CSV with a ``sequence`` column (alias ``x``, ``seq``, ``splice_site``): 9-mers -3..+6 around the
+    """A FASTA, or a CSV with a ``sequence`` column (alias ``x``, ``seq``, ``splice_site``): 9-mers -3..+6 around the
     exon-intron junction, A/C/G/U (T read as U, N unknown), with G at +1 and U or C at +2 (NNNGYNNNN),
     the only form the MPSA library measured."""
     frame = read_table(path, required=("sequence",), aliases={"sequence": ("x", "seq", "splice_site")})

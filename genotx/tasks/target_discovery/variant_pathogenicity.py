@@ -286,7 +286,7 @@ def details(dataset: Dataset, outcome: Outcome, *, split: str, model: str, seed:
 
 
 def read_input(path: str | Path) -> pd.DataFrame:
-    """A CSV with a ``sequence`` column (alias ``x``, ``seq``, ``variant``): full-length variants of
+    """A FASTA, or a CSV with a ``sequence`` column (alias ``x``, ``seq``, ``variant``): full-length variants of
     the default protein (TDP-43 aa 290-373, 84 residues), one-letter amino acids, ``*`` for stop."""
     frame = read_table(path, required=("sequence",), aliases={"sequence": ("x", "seq", "variant")})
     frame["sequence"] = frame["sequence"].str.strip().str.upper()
