@@ -157,6 +157,36 @@ class _CellSimilarity:
         return sum(self.weights[b] * (query[b] @ self.train[b].T) for b in self.blocks) / total
 
 
+class _DescriptorSpace:
+    """Cosine similarity of drugs' RDKit descriptors: signed log scale, standardised on training drugs."""
+
+    def __init__(self, table: pd.DataFrame) -> None:
+        values = self._log(table)
+        some = ~np.isnan(values).all(axis=0)  # a descriptor RDKit never computed stays 0 (then dropped)
+        self.fill = np.zeros(values.shape[1])
+        self.fill[some] = np.nanmedian(values[:, some], axis=0)
+        values = np.where(np.isnan(values), self.fill, values)
+        self.mean, scale = np.nan_to_num(values.mean(axis=0)), np.nan_to_num(values.std(axis=0))
+        self.keep = scale > 1e-6
+        self.scale = np.where(self.keep, scale, 1.0)
+        self.columns = table.columns
+        self.train = self.unit(table)
+
+    @staticmethod
+    def _log(table: pd.DataFrame) -> np.ndarray:
+        values = table.to_numpy(np.float64)
+        return np.sign(values) * np.log1p(np.abs(values))
+
+    def unit(self, table: pd.DataFrame) -> np.ndarray:
+        values = self._log(table.reindex(columns=self.columns))
+        values = np.where(np.isnan(values), self.fill, values)
+        z = np.nan_to_num(((values - self.mean) / self.scale)[:, self.keep])
+        return z / (np.linalg.norm(z, axis=1, keepdims=True) + 1e-9)
+
+    def to_train(self, table: pd.DataFrame) -> np.ndarray:
+        return self.unit(table) @ self.train.T
+
+
 class ResponseMatrixRegressor(RegressorMixin, BaseEstimator):
     """Low-rank completion of the standardised (cell line x drug) matrix, extended by similarity.
 
@@ -166,9 +196,11 @@ class ResponseMatrixRegressor(RegressorMixin, BaseEstimator):
 
     * seen cell line: its completed row; unseen: the similarity-weighted mean of the completed rows
       of its ``cell_neighbours`` most similar training cell lines (genomic profile blocks);
-    * seen drug: its column, mean and spread; unseen: a weighted mean over its ``drug_neighbours``
-      most similar training drugs (min-max similarity of Morgan counts) for the column and spread,
-      and for the mean the average of that and an extra-trees regression on RDKit descriptors
+    * seen drug: its column, mean and spread; unseen: a weighted mean (weights similarity **
+      ``drug_power``) over its ``drug_neighbours`` most similar training drugs for the column, spread
+      and mean. Drug similarity is min-max similarity of Morgan counts, mixed with weight
+      ``descriptor_weight`` with the cosine of standardised signed-log RDKit descriptors; with
+      ``mean_model_weight > 0`` the mean is blended with an extra-trees regression on the descriptors
       (global values when drugs have no structure).
 
     Examples
@@ -194,6 +226,8 @@ class ResponseMatrixRegressor(RegressorMixin, BaseEstimator):
         block_weights: dict[str, float] | None = None,
         drug_neighbours: int = 30,
         drug_power: float = 3.0,
+        descriptor_weight: float = 0.0,
+        mean_model_weight: float = 0.5,
         min_frequency: float = 0.02,
         n_estimators: int = 300,
         random_state: int = 0,
@@ -208,6 +242,8 @@ class ResponseMatrixRegressor(RegressorMixin, BaseEstimator):
         self.block_weights = block_weights
         self.drug_neighbours = drug_neighbours
         self.drug_power = drug_power
+        self.descriptor_weight = descriptor_weight
+        self.mean_model_weight = mean_model_weight
         self.min_frequency = min_frequency
         self.n_estimators = n_estimators
         self.random_state = random_state
@@ -247,7 +283,7 @@ class ResponseMatrixRegressor(RegressorMixin, BaseEstimator):
             self.cell_similarity_ = _CellSimilarity(table, self.block_weights, self.min_frequency)
 
     def _fit_drugs(self, X) -> None:
-        self.drug_fp_ = self.drug_model_ = None
+        self.drug_fp_ = self.drug_model_ = self.drug_desc_ = None
         table = self.drug_features(X.drop_duplicates("drug")) if self.drug_features is not None else None
         if table is None:
             return
@@ -256,7 +292,9 @@ class ResponseMatrixRegressor(RegressorMixin, BaseEstimator):
         self.fp_columns_ = fp.columns
         self.drug_fp_ = fp.to_numpy(np.float32)
         desc = table.filter(regex="^desc_")
-        if desc.shape[1] and len(self.drugs_) >= 5:
+        if desc.shape[1] and self.descriptor_weight > 0:
+            self.drug_desc_ = _DescriptorSpace(desc)
+        if desc.shape[1] and len(self.drugs_) >= 5 and self.mean_model_weight > 0:
             self.desc_columns_ = desc.columns
             self.desc_fill_ = desc.median().fillna(0.0)
             self.drug_model_ = ExtraTreesRegressor(
@@ -301,13 +339,17 @@ class ResponseMatrixRegressor(RegressorMixin, BaseEstimator):
             else:
                 table = table.reindex(new)
                 fp = table.reindex(columns=self.fp_columns_).fillna(0.0).to_numpy(np.float32)
-                w = _knn_weights(minmax_similarity(fp, self.drug_fp_), self.drug_neighbours, self.drug_power)
+                similarity = minmax_similarity(fp, self.drug_fp_)
+                if self.drug_desc_ is not None:
+                    by_desc = self.drug_desc_.to_train(table.reindex(columns=self.drug_desc_.columns))
+                    similarity = (1 - self.descriptor_weight) * similarity + self.descriptor_weight * by_desc
+                w = _knn_weights(similarity, self.drug_neighbours, self.drug_power)
                 weights[~seen] = w
                 knn_mean = w @ self.drug_mean_
                 spread[~seen] = w @ self.drug_spread_
                 if self.drug_model_ is not None:
                     desc = table.reindex(columns=self.desc_columns_).fillna(self.desc_fill_).to_numpy(np.float32)
-                    knn_mean = 0.5 * knn_mean + 0.5 * self.drug_model_.predict(desc)
+                    knn_mean = (1 - self.mean_model_weight) * knn_mean + self.mean_model_weight * self.drug_model_.predict(desc)
                 mean[~seen] = knn_mean
         return weights, mean, spread
 

@@ -11,7 +11,7 @@ import pytest
 import genotx
 from genotx.engine.predict import predict_file
 from genotx.errors import InputError
-from genotx.featurize.descriptors import minmax_similarity, morgan_counts
+from genotx.featurize.descriptors import descriptor_names, minmax_similarity, morgan_counts, rdkit_descriptors
 from genotx.models.response_matrix import GroupMeanRegressor, PairFeaturizer, ResponseMatrixRegressor, soft_impute
 from genotx.tasks.therapeutics import drug_response as dr
 
@@ -98,6 +98,25 @@ def test_response_matrix_recovers_held_out_pairs_cells_and_drugs():
     cold = (frame["drug"] == "D4").to_numpy()
     pred = model.fit(frame[~cold], y[~cold]).predict(frame[cold])
     assert abs(pred.mean() - y[cold].mean()) < 1.5
+
+
+def test_descriptor_similarity_finds_the_structural_family_of_an_unseen_drug():
+    frame, y, profile = _screen()
+    cell_features, fingerprints = _features(profile)
+
+    def drug_features(frame):  # Morgan counts + RDKit descriptors
+        first = frame.drop_duplicates("drug")
+        desc = pd.DataFrame(rdkit_descriptors(first["smiles"].tolist()), index=first["drug"].to_numpy(),
+                            columns=[f"desc_{n}" for n in descriptor_names()])
+        return pd.concat([fingerprints(first), desc], axis=1)
+
+    cold = (frame["drug"] == "D4").to_numpy()  # toluene: its family (benzene, ethylbenzene) has mean 3
+    for weight in (0.0, 0.5, 1.0):
+        model = ResponseMatrixRegressor(cell_features=cell_features, drug_features=drug_features, rank=2,
+                                        drug_neighbours=2, drug_power=6.0, descriptor_weight=weight,
+                                        mean_model_weight=0.0).fit(frame[~cold], y[~cold])
+        assert (model.drug_desc_ is None) == (weight == 0.0)
+        assert abs(model.predict(frame[cold]).mean() - y[cold].mean()) < 0.5, weight
 
 
 def test_response_matrix_learns_only_from_the_training_rows():
@@ -215,6 +234,22 @@ def test_default_model_beats_the_per_drug_mean_on_random_and_cold_cell_lines(gds
     assert best["pearson"] > base["pearson"] + 0.05 and best["pearson_per_drug"] > base["pearson_per_drug"] + 0.5
     cold = _score(task, gdsc2, task.spec.default_model, split="cold_cell_line")
     assert cold["pearson_per_drug"] > 0.3  # the per-drug mean scores 0 within a drug
+
+
+@pytest.mark.slow
+def test_default_model_predicts_unseen_drugs(gdsc2):
+    task = genotx.get_task("drug_response")
+    folds = task.folds(gdsc2, "cold_drug", random_state=0)
+    fold = folds[1]  # the hardest of the five folds (pooled Pearson 0.55 at seed 0)
+    train, test = gdsc2.inputs.iloc[fold.train], gdsc2.inputs.iloc[fold.test]
+    assert not set(train["drug"]) & set(test["drug"])
+    pred = task.model(task.spec.default_model, random_state=0).fit(train, gdsc2.target[fold.train]).predict(test)
+    groups = gdsc2.groups.iloc[fold.test]
+    scores = genotx.evaluate.metrics.evaluate(["pearson", "pearson_per_drug"], gdsc2.target[fold.test], pred, groups=groups)
+    # the trivial per-drug mean knows nothing of an unseen drug: one global mean, Pearson 0 at best
+    base = task.model(task.spec.trivial).fit(train, gdsc2.target[fold.train]).predict(test)
+    assert np.ptp(base) == 0
+    assert scores["pearson"] > 0.45 and scores["pearson_per_drug"] > 0.5
 
 
 @pytest.mark.slow
