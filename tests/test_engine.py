@@ -104,3 +104,4 @@ def test_a_task_details_hook_adds_to_the_record(toy_task):
     finally:
         del toy_task.module.details
     assert record.details["n_rows_seen"] == outcome.n_test > 0
+    assert DETAIL_PLOTS["simulation"]({"simulation": {"n_patients": 1000}}) == []  # another task's key, not an MR study

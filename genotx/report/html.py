@@ -5,6 +5,7 @@ The report reads only run records (and their saved predictions); it never reruns
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import jinja2
@@ -15,6 +16,8 @@ from genotx.data.cache import atomic_write_text
 from genotx.engine.records import ResultStore, RunRecord
 from genotx.report import plots
 from genotx.tasks.registry import get_task
+
+log = logging.getLogger(__name__)
 
 __all__ = ["write_report", "runs_table"]
 
@@ -80,7 +83,10 @@ def _task_images(store: ResultStore, task_records: list[RunRecord]) -> list[str]
             images.append(plots.predicted_vs_true(predictions, title))
     for key in default.details or {}:
         if key in plots.DETAIL_PLOTS:
-            images.extend(plots.DETAIL_PLOTS[key](default.details))
+            try:
+                images.extend(plots.DETAIL_PLOTS[key](default.details))
+            except (KeyError, TypeError, ValueError) as err:  # a plot never costs the whole report
+                log.warning("%s: no %r plot (%s: %s)", default.key, key, type(err).__name__, err)
     return images
 
 

@@ -119,4 +119,5 @@ DETAIL_PLOTS.add("summary_stats", lambda d: [
     mr_scatter(d["summary_stats"], d["real_data"]["methods"], "MR scatter"),
     mr_funnel(d["summary_stats"], d["real_data"]["methods"], "MR funnel"),
 ] if "real_data" in d else [])
-DETAIL_PLOTS.add("simulation", lambda d: [simulation_grid(d["simulation"]["table"], "simulations")])
+DETAIL_PLOTS.add("simulation", lambda d: [simulation_grid(d["simulation"]["table"], "simulations")]
+                 if isinstance(d["simulation"], dict) and "table" in d["simulation"] else [])
