@@ -95,6 +95,7 @@ def test_details_with_survival_curves_and_mr_statistics_get_their_plots():
     }
     images = [png for key in details if key in DETAIL_PLOTS for png in DETAIL_PLOTS[key](details)]
     assert len(images) == 4 and all(len(png) > 1000 for png in images)
+    assert DETAIL_PLOTS["simulation"]({"simulation": {"n_patients": 1000}}) == []  # another task's key, not an MR study
 
 
 def test_a_task_details_hook_adds_to_the_record(toy_task):
@@ -104,4 +105,3 @@ def test_a_task_details_hook_adds_to_the_record(toy_task):
     finally:
         del toy_task.module.details
     assert record.details["n_rows_seen"] == outcome.n_test > 0
-    assert DETAIL_PLOTS["simulation"]({"simulation": {"n_patients": 1000}}) == []  # another task's key, not an MR study
