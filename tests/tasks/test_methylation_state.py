@@ -90,6 +90,37 @@ def test_replicate_ceiling():
     assert got == {"auroc": 1.0, "n": 3}
 
 
+def test_details_hook_reports_the_ceiling_per_fold():
+    from genotx.evaluate.outcome import Outcome
+
+    predictions = pd.DataFrame({
+        "block": ["a", "a", "b", "b"], "coverage": [5, 6, 25, 30], "replicate2_beta": [0.9, 0.2, 0.1, 0.7], "replicate2_coverage": [3, 4, 5, 6],
+        "y_true": [1, 0, 0, 1], "y_pred": [0.8, 0.3, 0.4, 0.9], "fold": ["f0", "f0", "f1", "f1"],
+    })
+    got = ms.details(None, Outcome({}, 0, 4, [], predictions), split="region_blocks", model="lgbm", seed=0)
+    assert got["replicate_ceiling_auroc"] == 1.0 and got["replicate_ceiling_n"] == 4
+    assert got["replicate_ceiling_auroc_per_fold"] == {"f0": 1.0, "f1": 1.0}
+    assert got["n_test_blocks"] == 2 and got["methylated_fraction_test"] == 0.5
+    assert got["auroc_by_label_coverage"][">=20"] == {"auroc": 1.0, "n": 2}
+    assert got["auroc_by_label_coverage"]["10-19"]["n"] == 0
+
+
+def test_format_predictions_keeps_raw_columns_and_ignores_own_reads(tmp_path):
+    position, m, cov, region = _toy(n=600, seed=4)
+    X = ms.neighbourhood_features(position, [(m, cov)], region=region)
+    model = ms.MODELS["lgbm"](random_state=0).fit(X, (np.arange(len(X)) % 3 > 0).astype(int))
+    path = tmp_path / "r.csv"
+    path.write_text("position,methylated_reads,coverage\n100,9,10\n130,0,0\n170,1,10\n")
+    frame = ms.read_input(path)
+    out = ms.format_predictions(frame, model)
+    assert list(out.columns) == ["chrom", "position", "methylated_reads", "coverage", "observed_beta", "probability_methylated"]
+    assert out["probability_methylated"].between(0, 1).all() and np.isnan(out.loc[1, "observed_beta"])
+    path.write_text(path.read_text().replace("130,0,0", "130,7,7"))  # only the middle CpG's own reads change
+    changed = ms.format_predictions(ms.read_input(path), model)
+    assert changed.loc[1, "probability_methylated"] == out.loc[1, "probability_methylated"]
+    assert changed.loc[1, "observed_beta"] == 1.0
+
+
 def test_models_fit_on_toy_features():
     position, m, cov, region = _toy(n=600, seed=3)
     X = ms.neighbourhood_features(position, [(m, cov)], region=region)
@@ -228,7 +259,9 @@ def test_predict_on_a_user_region(tmp_path):
     region = counts[(counts.position >= 30_000_000) & (counts.position < 30_200_000)]
     good = tmp_path / "region.csv"
     region.rename(columns={"m1": "methylated_reads", "cov1": "coverage"})[["position", "methylated_reads", "coverage"]].to_csv(good, index=False)
-    out = ms.predict_file(good, tmp_path / "out.csv")
+    from genotx.engine.predict import predict_file
+
+    out = predict_file("methylation_state", good, tmp_path / "out.csv")
     result = pd.read_csv(out)
     assert len(result) == len(region) and result["probability_methylated"].between(0, 1).all()
     covered = result[result.coverage >= 5]
@@ -238,5 +271,5 @@ def test_predict_on_a_user_region(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("position,methylated_reads,coverage\n100,1,2\n200,9,3\n")
     with pytest.raises(InputError, match="line 3"):
-        ms.predict_file(bad, tmp_path / "never.csv")
+        predict_file("methylation_state", bad, tmp_path / "never.csv")
     assert not (tmp_path / "never.csv").exists()
