@@ -132,8 +132,7 @@ class KmerAligner:
         padded = np.concatenate([np.full(band + length, 5, np.uint8), self.codes, np.full(band + length, 5, np.uint8)])
         cols = (diag[:, None] - band + band + length) + np.arange(length + 2 * band)[None, :]
         ref_window = padded[cols]  # ref_window[:, t] = reference[diag - band + t]; 5 = off the end
-        H = np.zeros((n, width), np.int64)
-        H[:, :] = 0  # free start anywhere in the band
+        H = np.zeros((n, width), np.int64)  # free start anywhere in the band
         I = np.full((n, width), _NEG, np.int64)
         H_from = np.zeros((n, length + 1, width), np.uint8)  # 0 M, 1 I, 2 D
         I_open = np.zeros((n, length + 1, width), bool)
@@ -181,8 +180,6 @@ class KmerAligner:
             ins = live & (st == 1)
             dele = live & (st == 2)
             new_state = state.copy()
-            # M: previous cell (i-1, k), state = H_from there
-            i_m = np.where(m, i - 1, i)
             # I: (i-1, k+1); opened -> H_from there, else stay I
             opened_i = I_open[rows, i, k]
             # D: (i, k-1)
@@ -196,11 +193,11 @@ class KmerAligner:
             new_state = np.where(ins, np.where(opened_i, h_next, 1), new_state)
             new_state = np.where(dele, np.where(opened_d, h_next, 2), new_state)
             i, k, state = np.where(live, i_new, i), np.where(live, k_new, k), np.where(live, new_state, state)
-            del i_m
             step += 1
         start = diag - band + k  # reference offset where the alignment starts (k at i = 0)
         cigars = [_cigar(ops[r, :step][::-1]) for r in range(n)]
         return start, cigars, final
+
 
 def _cigar(ops: np.ndarray) -> str:
     ops = ops[ops != 9]

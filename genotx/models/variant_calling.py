@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -119,9 +118,3 @@ def label_candidates(candidates: pd.DataFrame, truth: pd.DataFrame) -> np.ndarra
     copies = {(int(p), r, a): int(g) for p, r, a, g in zip(truth["pos"], truth["ref"], truth["alt"], truth["genotype"])}
     return np.array([copies.get((int(p), r, a), 0) for p, r, a in zip(candidates["pos"], candidates["ref"], candidates["alt"])], dtype=np.int64)
 
-
-def timed(function, *args, **kwargs):
-    """(result, seconds)."""
-    start = time.perf_counter()
-    result = function(*args, **kwargs)
-    return result, time.perf_counter() - start

@@ -17,8 +17,9 @@ Codes in ``ReadImages.base``: -1 not covered, 0..3 = A C G T, 4 = N, 5 = deleted
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
 from array import array
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -73,21 +74,26 @@ def _bad(path: Path, number: int, name: str, problem: str, fix: str) -> InputErr
     return InputError(str(path), f"record {number} (read {name!r}): {problem}", fix=fix)
 
 
-def _open(path: Path):
+def _open(path: Path) -> tuple[pysam.AlignmentFile, bool]:
+    """The open file and whether htslib found it truncated (no BGZF end-of-file marker)."""
     if not path.exists():
         raise InputError(str(path), "file not found", fix="check the path of the BAM/SAM file")
     try:
-        return pysam.AlignmentFile(str(path), "r", check_sq=False)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            handle = pysam.AlignmentFile(str(path), "r", check_sq=False, ignore_truncation=True)
     except (ValueError, OSError) as error:
         raise InputError(str(path), f"is not a readable BAM/SAM file ({error})",
                          fix="give a BAM or SAM file with a header (samtools view -h)") from None
+    return handle, any("truncated" in str(w.message) for w in caught)
 
 
 def read_alignments(path: str | Path, reference: dict[str, str]) -> dict[str, ReadImages]:
     """Read a BAM/SAM into ``{contig: ReadImages}`` (only contigs that have reads)."""
     path = Path(path)
     rows: dict[str, list] = {}
-    with _open(path) as handle:
+    handle, truncated = _open(path)
+    try:
         number, name = 0, "(none)"
         iterator = handle.fetch(until_eof=True)
         while True:
@@ -128,6 +134,14 @@ def read_alignments(path: str | Path, reference: dict[str, str]) -> dict[str, Re
                 (name, read.reference_start, read.reference_end, read.is_reverse, read.mapping_quality, sequence,
                  np.frombuffer(bytes(quals), dtype=np.uint8) if not isinstance(quals, np.ndarray) else quals, cigar)
             )
+    finally:
+        try:
+            handle.close()
+        except OSError:
+            pass
+    if truncated:
+        raise InputError(str(path), f"is truncated: it ends after record {number} (read {name!r}) without the BGZF end-of-file marker",
+                         fix="re-create the file (samtools view -b) or check the download")
     return {contig: _images(contig, entries, reference[contig]) for contig, entries in rows.items()}
 
 

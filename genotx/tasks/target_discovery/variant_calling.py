@@ -78,7 +78,8 @@ SPEC = TaskSpec(
 
 TRAIN_END, TEST_START = 36_000, 36_500
 SETTINGS = CohortSettings()
-QUAL_GRID = (0.0, 3.0, 10.0, 20.0, 30.0, 50.0)
+CNN_VERSION = 2  # bump when PileupNet changes: cached weights of another architecture are not reused
+QUAL_GRID = (0.0, 3.0, 10.0, 20.0, 30.0, 50.0, 75.0, 100.0, 150.0, 200.0)
 
 
 @lru_cache(maxsize=1)
@@ -255,7 +256,7 @@ def read_input(path: str | Path) -> pd.DataFrame:
 
 def _model_path(seed: int) -> Path:
     contig, sequence = _lambda()
-    key = sha256_bytes(repr((sha256_bytes(sequence.encode()), SETTINGS, "PileupGenotyper", PileupGenotyper().get_params())).encode())[:16]
+    key = sha256_bytes(repr((sha256_bytes(sequence.encode()), SETTINGS, "PileupGenotyper", CNN_VERSION, PileupGenotyper().get_params())).encode())[:16]
     return genotx_home() / "models" / f"variant_calling__cnn__{key}__seed{seed}.pt"
 
 
@@ -318,7 +319,6 @@ def predict_file(input_path: str | Path, out_path: str | Path, *, model: str | N
     if model == "bcftools":
         with tempfile.TemporaryDirectory() as tmp:
             calls = bcftools_calls(input_path, _indexed_copy(reference, Path(tmp)))
-        calls = calls.assign(depth=0, alt_count=0).drop(columns=["depth", "alt_count"])
     elif model == "allele_fraction":
         proba = np.eye(3)[AlleleFractionGenotyper().fit(candidates).predict(candidates)] * 0.98 + 0.01
         calls = calls_from_predictions(candidates, proba)
