@@ -3,7 +3,8 @@
 * :class:`PileupGenotyper`: a small CNN over pileup tensors (:mod:`genotx.featurize.pileup`). Each
   read row goes through the same 1-D convolutions along the reference window; the read features are
   pooled over reads (mean, depth-scaled sum, max), so the call does not depend on read order, then a
-  small head gives P(0, 1, 2 alternative copies). Trains through :func:`genotx.models.nets.train_network`.
+  small head gives P(0, 1, 2 alternative copies). Trains through :func:`genotx.models.nets.train_network`;
+  with ``n_models > 1`` it is a :class:`PileupEnsemble` (several seeds, probabilities averaged).
 * :class:`AlleleFractionGenotyper`: the trivial rule (alt fraction < 0.2 -> 0, < 0.8 -> 1, else 2).
 * :func:`bcftools_calls`: the classical caller, ``bcftools mpileup | call -mv | norm`` run through
   pysam's bundled bcftools (no external binary).
@@ -28,7 +29,7 @@ from genotx.featurize.pileup import CHANNELS
 from genotx.models.nets import train_network
 from genotx.models.threads import few_threads
 
-__all__ = ["PileupNet", "PileupGenotyper", "AlleleFractionGenotyper", "bcftools_calls", "score_calls", "calls_from_predictions"]
+__all__ = ["PileupNet", "PileupEnsemble", "PileupGenotyper", "AlleleFractionGenotyper", "bcftools_calls", "score_calls", "calls_from_predictions"]
 
 
 def centre_evidence(x: torch.Tensor) -> torch.Tensor:
@@ -90,31 +91,71 @@ class PileupNet(nn.Module):
         return self.head(torch.cat([centre, y.amax(-1), centre_evidence(x)], 1))
 
 
+class PileupEnsemble(nn.Module):
+    """Several :class:`PileupNet` whose softmax outputs are averaged; ``forward`` returns log mean probabilities."""
+
+    def __init__(self, members: list[nn.Module]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        proba = torch.stack([torch.softmax(member(x), 1) for member in self.members]).mean(0)
+        return torch.log(proba.clamp_min(1e-12))
+
+
 class PileupGenotyper(ClassifierMixin, BaseEstimator):
-    """CNN genotype classifier on pileup tensors ``(n, CHANNELS, rows, width)``; classes 0, 1, 2."""
+    """CNN genotype classifier on pileup tensors ``(n, CHANNELS, rows, width)``; classes 0, 1, 2.
+
+    ``n_models`` networks are trained from different seeds (``random_state * 1000 + k``) and their
+    probabilities averaged: one network's calls depend visibly on its seed, the average's less so.
+    ``class_weight``: ``"balanced"`` (inverse class frequency in the loss) or ``None``.
+    ``validation_fraction=0`` trains each for exactly ``epochs`` epochs (no early stopping on a
+    small, noisy validation slice).
+    """
 
     def __init__(self, *, hidden: int = 32, epochs: int = 60, batch_size: int = 32, lr: float = 1e-3,
-                 weight_decay: float = 1e-4, patience: int = 12, n_threads: int = 1, random_state: int = 0) -> None:
+                 weight_decay: float = 1e-4, patience: int = 12, validation_fraction: float = 0.1, n_models: int = 1,
+                 class_weight: str | None = "balanced", n_threads: int = 1, random_state: int = 0) -> None:
         self.hidden = hidden
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
         self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.n_models = n_models
+        self.class_weight = class_weight
         self.n_threads = n_threads
         self.random_state = random_state
+
+    def build(self, channels: int = CHANNELS) -> nn.Module:
+        """The (untrained) network: one :class:`PileupNet`, or a :class:`PileupEnsemble` of ``n_models``."""
+        nets = [PileupNet(channels, self.hidden) for _ in range(self.n_models)]
+        return nets[0] if self.n_models == 1 else PileupEnsemble(nets)
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> "PileupGenotyper":
         X = np.asarray(X, dtype=np.float32)
         y = np.asarray(y, dtype=np.int64)
         torch.manual_seed(self.random_state)
-        self.network_ = PileupNet(X.shape[1], self.hidden)
+        self.network_ = self.build(X.shape[1])
+        members = [self.network_] if self.n_models == 1 else list(self.network_.members)
         counts = np.bincount(y, minlength=3).astype(float)
-        weight = torch.as_tensor(counts.sum() / (3 * np.maximum(counts, 1)), dtype=torch.float32)
+        if self.class_weight not in ("balanced", None):
+            raise ValueError(f"class_weight must be 'balanced' or None, not {self.class_weight!r}")
+        balanced = counts.sum() / (3 * np.maximum(counts, 1)) if self.class_weight == "balanced" else np.ones(3)
+        weight = torch.as_tensor(balanced, dtype=torch.float32)
+        self.history_ = {"best_epoch": [], "members": []}
         with few_threads(self.n_threads):  # torch's 2-thread spin-waiting is ~10x slower on a busy machine
-            self.history_ = train_network(self.network_, X, y, loss=nn.CrossEntropyLoss(weight=weight), epochs=self.epochs,
-                                          batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
-                                          patience=self.patience, random_state=self.random_state)
+            for k, member in enumerate(members):
+                seed = self.random_state if self.n_models == 1 else self.random_state * 1000 + k
+                history = train_network(member, X, y, loss=nn.CrossEntropyLoss(weight=weight), epochs=self.epochs,
+                                        batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
+                                        validation_fraction=self.validation_fraction, patience=self.patience, random_state=seed)
+                self.history_["members"].append(history)
+                self.history_["best_epoch"].append(history["best_epoch"] if self.validation_fraction else self.epochs - 1)
+        if self.n_models == 1:
+            self.history_["best_epoch"] = self.history_["best_epoch"][0]
+        self.network_.eval()
         self.classes_ = np.arange(3)
         return self
 

@@ -220,6 +220,24 @@ def test_pileup_cnn_learns_a_toy_problem():
     assert model.predict_proba(X[:5]).shape == (5, 3)
 
 
+def test_pileup_ensemble_averages_its_members():
+    import torch
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 120)
+    X = np.zeros((120, CHANNELS, 8, 9), np.float32)
+    X[:, 3] = 1.0
+    X[:, 4] = np.where(rng.random((120, 8, 1)) < np.array([0.0, 0.5, 1.0])[y][:, None, None], 1.0, -1.0)
+    model = PileupGenotyper(hidden=8, epochs=3, n_models=2, validation_fraction=0.0, class_weight=None, random_state=0).fit(X, y)
+    proba = model.predict_proba(X[:10])
+    with torch.no_grad():
+        members = [torch.softmax(m(torch.as_tensor(X[:10])), 1).numpy() for m in model.network_.members]
+    np.testing.assert_allclose(proba, np.mean(members, 0), atol=1e-5)
+    assert not np.allclose(members[0], members[1])  # different seeds
+    np.testing.assert_allclose(proba, PileupGenotyper(hidden=8, epochs=3, n_models=2, validation_fraction=0.0, class_weight=None,
+                                                      random_state=0).fit(X, y).predict_proba(X[:10]), atol=1e-6)
+
+
 def test_bcftools_through_pysam_finds_the_simulated_variants(tmp_path):
     bam, fasta, truth = _sample_bam(tmp_path)
     calls = bcftools_calls(bam, fasta)
@@ -270,7 +288,10 @@ def test_cnn_is_at_least_as_good_as_bcftools_on_the_held_out_region(dataset):
 
     outcome = evaluate(dataset, split="held_out_region", model="cnn", seed=0)
     side = outcome.details["side_by_side"]
+    # seed 0 only (each seed costs a training). By hand, seeds 1-3 also gave F1 and indel F1 >= bcftools';
+    # seed 4 did not on F1 overall (0.969 vs 0.979; its indel F1 0.9906 vs 0.9905)
     assert outcome.metrics["f1"] >= side["bcftools"]["f1"]
+    assert outcome.metrics["indel_f1"] >= side["bcftools"]["indel_f1"]
     assert outcome.metrics["f1"] > side["allele_fraction"]["f1"] + 0.02
     assert outcome.metrics["snv_f1"] > 0.9 and outcome.metrics["indel_f1"] > 0.9
     real = outcome.details["real_reads"]
