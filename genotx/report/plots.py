@@ -53,7 +53,8 @@ def metric_bars(table: pd.DataFrame, metric: str, title: str) -> str:
     labels = table["model"] + "\n" + table["split"]
     ax.bar(labels, table[metric], yerr=table.get("std"), color="#4c72b0", capsize=3)
     ax.set(ylabel=metric, title=title)
-    ax.tick_params(axis="x", labelsize=8)
+    ax.tick_params(axis="x", labelsize=8, labelrotation=35)
+    plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")  # long model names stay readable
     return figure_png(fig)
 
 
