@@ -1,4 +1,4 @@
-"""CSV/TSV tables from users: required columns, types and values checked, errors name the line."""
+"""User files as tables (CSV, TSV or FASTA): required columns, types and values checked, errors name the line."""
 
 from __future__ import annotations
 
