@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from genotx.featurize.fasta_stream import fasta_one_hot
-from genotx.featurize.sequence import one_hot
+from genotx.seq.codes import one_hot
 
 
 def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:

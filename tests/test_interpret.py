@@ -1,4 +1,4 @@
-"""genotx.challenges.interpret: exact attribution on models with known weights, site finding, motif
+"""genotx.evaluate.attribution: exact attribution on models with known weights, site finding, motif
 comparison and de-novo seqlet matrices on planted motifs (all offline, tiny, seeded)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import make_pipeline
 from torch import nn
 
-from genotx.challenges.interpret import (
+from genotx.evaluate.attribution import (
     attribute,
     compare_motifs,
     counts_to_logodds,
@@ -26,7 +26,7 @@ from genotx.challenges.interpret import (
     seqlet_matrix,
 )
 from genotx.errors import InputError
-from genotx.featurize.sequence import one_hot
+from genotx.seq.codes import one_hot
 from genotx.featurize.transformer import Featurizer
 from genotx.models.nets import TorchClassifier, TorchRegressor
 

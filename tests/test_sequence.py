@@ -1,4 +1,4 @@
-"""genotx.featurize.sequence and fasta_stream: exact arrays, errors, out= buffers, streaming."""
+"""genotx.seq.codes and fasta_stream: exact arrays, errors, out= buffers, streaming."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from genotx.errors import InputError
 from genotx.featurize import fasta_stream as fs
-from genotx.featurize.sequence import (
+from genotx.seq.codes import (
     ALPHABETS,
     encode_indices,
     gc_fraction,

@@ -6,7 +6,7 @@ reads. Each chunk is parsed with numpy only: one scan for newlines, headers are 
 with ``>``, and for the common layout (one sequence line per record, all of one length) the
 sequences are gathered straight out of the read buffer as ``(n, length)`` rows without per-line
 Python. Wrapped or ragged records take a slower general path (newlines deleted with
-``bytes.translate``). The rows then go through the same kernels as :mod:`genotx.featurize.sequence`
+``bytes.translate``). The rows then go through the same kernels as :mod:`genotx.seq.codes`
 (same alphabets, same N/X rule, same errors, here naming the file, record, position and line).
 
 Record names are the header up to its first whitespace. ``\\r\\n`` line ends, blank lines and
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from genotx.errors import InputError
-from genotx.featurize.sequence import _bad_character, _check_k, _check_out, _codec, _count_block, _indices_flat, _one_hot_flat
+from genotx.seq.codes import _bad_character, _check_k, _check_out, _codec, _count_block, _indices_flat, _one_hot_flat
 
 __all__ = ["FastaBatch", "iter_fasta", "count_fasta_records", "fasta_one_hot", "iter_fasta_one_hot", "fasta_kmer_counts", "iter_csv_one_hot"]
 
@@ -350,7 +350,7 @@ def iter_csv_one_hot(
     """
     import pandas as pd
 
-    from genotx.featurize.sequence import one_hot
+    from genotx.seq.codes import one_hot
 
     where = str(path)
     sep = "\t" if where.endswith((".tsv", ".tsv.gz")) else ","

@@ -1,6 +1,6 @@
 """CRISPR guide features: melting temperature, microhomology, PAM-context interactions.
 
-Inputs are DNA sequences of one length (a sequence of ``str``; see :mod:`genotx.featurize.sequence`
+Inputs are DNA sequences of one length (a sequence of ``str``; see :mod:`genotx.seq.codes`
 for the accepted containers, letters and the ``N`` rule). The SpCas9 30-mer layout used by Rule Set 2
 (Doench et al. 2016) and Azimuth is, 0-based: ``[0, 4)`` 5' context, ``[4, 24)`` the 20-nt spacer,
 ``[24, 27)`` the NGG PAM, ``[27, 30)`` 3' context; Cas9 cuts between indices 20 and 21.
@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from genotx.featurize.sequence import encode_indices
+from genotx.seq.codes import encode_indices
 
 __all__ = [
     "CUT_SITE",

@@ -36,7 +36,7 @@ class Featurizer(TransformerMixin, BaseEstimator):
 
     Examples
     --------
-    >>> from genotx.featurize.sequence import gc_fraction
+    >>> from genotx.seq.codes import gc_fraction
     >>> f = Featurizer(lambda df: gc_fraction(df["sequence"])[:, None], cache=False)
     >>> f.fit_transform(pd.DataFrame({"sequence": ["GGCC", "ATAT"]})).ravel().tolist()
     [1.0, 0.0]

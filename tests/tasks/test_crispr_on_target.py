@@ -21,7 +21,7 @@ from genotx.featurize.guides import (
     pam_context,
     segment_melting_temperatures,
 )
-from genotx.models.guide_nets import GuideCNN
+from genotx.tasks.therapeutics.crispr_on_target.models import GuideCNN
 from genotx.tasks.registry import get_task
 from genotx.tasks.therapeutics import crispr_on_target as cot
 

@@ -11,8 +11,8 @@ import pytest
 
 from genotx.data.formats.rdata import read_lazyload
 from genotx.errors import InputError
-from genotx.models.cross_species import CrossSpeciesRidge, coral_transform, footprint_scores
-from genotx.models.cross_species_simulation import simulate_species
+from genotx.tasks.clinical.cross_species_translation.models import CrossSpeciesRidge, coral_transform, footprint_scores
+from genotx.simulate.species import simulate_species
 from genotx.tasks.clinical import cross_species_translation as cst
 from genotx.tasks.spec import Dataset
 

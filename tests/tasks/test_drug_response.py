@@ -12,7 +12,7 @@ import genotx
 from genotx.engine.predict import predict_file
 from genotx.errors import InputError
 from genotx.featurize.descriptors import descriptor_names, minmax_similarity, morgan_counts, rdkit_descriptors
-from genotx.models.response_matrix import GroupMeanRegressor, PairFeaturizer, ResponseMatrixRegressor, soft_impute
+from genotx.tasks.therapeutics.drug_response.models import GroupMeanRegressor, PairFeaturizer, ResponseMatrixRegressor, soft_impute
 from genotx.tasks.therapeutics import drug_response as dr
 
 # ------------------------------------------------------------------------------------------------

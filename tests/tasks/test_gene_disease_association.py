@@ -8,7 +8,7 @@ import pytest
 from scipy import sparse
 
 from genotx.errors import InputError
-from genotx.models.link_prediction import LinkScorer, LinkSideInfo, adjacency, filtered_ranks, sample_negatives
+from genotx.tasks.target_discovery.gene_disease_association.models import LinkScorer, LinkSideInfo, adjacency, filtered_ranks, sample_negatives
 from genotx.tasks.target_discovery import gene_disease_association as gda
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from genotx.data.sources.clinical import LIPID_VECTORS, _convert_lipids
 from genotx.errors import InputError
-from genotx.models.mr import (
+from genotx.tasks.clinical.mendelian_randomization.methods import (
     MRMethod,
     SummaryStats,
     cochran_q,
@@ -21,7 +21,7 @@ from genotx.models.mr import (
     weighted_median,
     weighted_mode,
 )
-from genotx.models.mr_simulation import SCENARIOS, simulate, simulation_study
+from genotx.tasks.clinical.mendelian_randomization.simulation import SCENARIOS, simulate, simulation_study
 from genotx.tasks.clinical import mendelian_randomization as mr_task
 
 

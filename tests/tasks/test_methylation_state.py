@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from genotx.errors import InputError
-from genotx.featurize.methylation import cpg_neighbourhood
+from genotx.tasks.target_discovery.methylation_state.features import cpg_neighbourhood
 from genotx.tasks.target_discovery import methylation_state as ms
 
 

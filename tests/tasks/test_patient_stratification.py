@@ -10,7 +10,7 @@ from sksurv.compare import compare_survival
 from sksurv.metrics import concordance_index_censored
 
 from genotx.errors import InputError
-from genotx.models.survival import (
+from genotx.tasks.clinical.patient_stratification.models import (
     ClusterRisk,
     ConstantRisk,
     NeuralCox,

@@ -8,7 +8,7 @@ import pytest
 
 from genotx.data.formats.hpo import parse_frequency, parse_obo, read_genes_to_phenotype, read_hpoa
 from genotx.errors import InputError
-from genotx.models.phenotype import (
+from genotx.tasks.target_discovery.rare_disease.models import (
     DiseaseKnowledge,
     LearnedRanker,
     SimilarityRanker,
@@ -226,7 +226,7 @@ def test_weighted_sampling_takes_min_of_max_terms_and_annotations_by_frequency(k
 
 
 def test_binary_view_of_a_disease_group(kb):
-    from genotx.models.phenotype import group_margin
+    from genotx.tasks.target_discovery.rare_disease.models import group_margin
 
     scores = np.array([[0.9, 0.1, 0.2, 0.3], [0.1, 0.2, 0.8, 0.7]], np.float32)
     group = rd.disease_group(kb, "ataxia")  # OMIM:3 and OMIM:4

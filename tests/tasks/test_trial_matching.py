@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from genotx.errors import InputError
-from genotx.featurize.criteria import expand_lines, linked_values, masked_text
-from genotx.models.eligibility import GENES, Criterion, canonical, criteria_lines, criterion_passes, parse_criteria, parse_line
-from genotx.models.trial_matchers import ConstantMatcher, CriterionMatcher, PairEmbedding, PatientOnly, RuleMatcher
-from genotx.models.trial_simulation import simulate_trials
+from genotx.tasks.clinical.trial_matching.features import expand_lines, linked_values, masked_text
+from genotx.bio.eligibility import GENES, Criterion, canonical, criteria_lines, criterion_passes, parse_criteria, parse_line
+from genotx.tasks.clinical.trial_matching.models import ConstantMatcher, CriterionMatcher, PairEmbedding, PatientOnly, RuleMatcher
+from genotx.simulate.trials import simulate_trials
 from genotx.tasks.clinical import trial_matching as tm
 
 

@@ -9,20 +9,16 @@ import pandas as pd
 import pysam
 import pytest
 
-from genotx.data.formats.alignment import read_alignments, read_reference, write_bam
+from genotx.bio.alignments import read_alignments, read_reference, write_bam
 from genotx.data.formats.vcf import read_vcf, write_vcf
 from genotx.errors import InputError
-from genotx.featurize.pileup import CHANNELS, find_candidates, pileup_tensors
-from genotx.models.genotype import AlleleFractionGenotyper, PileupGenotyper, bcftools_calls, score_calls
-from genotx.models.read_alignment import KmerAligner
-from genotx.models.read_simulation import (
-    encode,
-    haplotypes,
-    normalize_variant,
-    reverse_complement,
-    simulate_reads,
-    simulate_variants,
-)
+from genotx.tasks.target_discovery.variant_calling.features import CHANNELS, find_candidates, pileup_tensors
+from genotx.tasks.target_discovery.variant_calling.models import AlleleFractionGenotyper, PileupGenotyper, bcftools_calls, score_calls
+from genotx.bio.aligner import KmerAligner
+from genotx.seq.codes import encode_bases as encode
+from genotx.seq.codes import reverse_complement
+from genotx.seq.variants import normalize_variant
+from genotx.simulate.reads import haplotypes, simulate_reads, simulate_variants
 
 RNG = np.random.default_rng(7)
 GENOME = "".join(RNG.choice(list("ACGT"), 3000))

@@ -15,7 +15,7 @@ import genotx
 from genotx.engine.predict import predict_file
 from genotx.engine.runner import run
 from genotx.errors import InputError
-from genotx.featurize.protein_variants import (
+from genotx.tasks.target_discovery.variant_pathogenicity.features import (
     MutationCounter,
     consensus,
     mutation_counts,

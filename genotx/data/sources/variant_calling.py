@@ -2,7 +2,7 @@
 
 * ``bowtie2_lambda``: the real phage lambda genome (NC_001416.1, 48,502 bp) shipped as an example
   reference in Debian's ``bowtie2-examples``. Its example reads have no truth file, so genotx
-  simulates its own diploid samples and reads from it (:mod:`genotx.models.read_simulation`).
+  simulates its own diploid samples and reads from it (:mod:`genotx.simulate.reads`).
 * ``samtools_mpileup_1000g``: real Illumina reads of three 1000 Genomes samples (HG00100-HG00102)
   over 4.2 kb of chromosome 17 with the matching reference slice, from Debian's ``samtools-test``.
   No truth: used as a real-read check of the pileup path (concordance with bcftools).
