@@ -38,6 +38,9 @@ def _progress() -> Progress:
 
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log details to stderr")] = False) -> None:
+    from genotx.settings import settings
+
+    settings.passive_threads()  # this process is ours: idle OpenMP threads sleep instead of spinning
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 

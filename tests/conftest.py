@@ -13,13 +13,15 @@ from sklearn.linear_model import Ridge
 
 from genotx.evaluate.splits import ColdSplit, RandomSplit
 from genotx.tasks.registry import TASKS, Task, _discover
-from genotx.tasks.spec import Dataset, TaskSpec
+from genotx.data.dataset import Dataset
+from genotx.tasks.spec import TaskSpec
 
 
 def pytest_configure(config):
     # Real-data tests share one cache per machine (default ~/.cache/genotx) so that a source is
     # fetched once; unit tests that touch the cache point GENOTX_HOME at tmp_path themselves.
     os.environ.setdefault("GENOTX_HOME", os.path.expanduser("~/.cache/genotx"))
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI does: idle OpenMP threads sleep
 
 
 def _toy_module(n: int = 120, seed: int = 0) -> types.ModuleType:
@@ -54,6 +56,6 @@ def _toy_module(n: int = 120, seed: int = 0) -> types.ModuleType:
 def toy_task(monkeypatch):
     """A tiny registered supervised task (simulated data), removed after the test."""
     _discover()
-    task = Task(_toy_module())
+    task = Task.from_module(_toy_module())
     monkeypatch.setitem(TASKS._items, "toy_regression", task)
     return task

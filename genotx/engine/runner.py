@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from genotx.data.source import SOURCES, source_sha256
-from genotx.engine.protocols import PROTOCOL_RUNNERS, Outcome
 from genotx.engine.records import ResultStore, RunRecord, run_key
-from genotx.errors import UnknownNameError
+from genotx.errors import InputError, UnknownNameError
+from genotx.evaluate.outcome import Outcome
 from genotx.tasks.registry import Task, get_task
-from genotx.tasks.spec import Dataset
+from genotx.data.dataset import Dataset
 
-__all__ = ["run", "benchmark", "plan", "PlannedRun", "package_versions"]
+__all__ = ["run", "cross_validate", "evaluate_many", "benchmark", "plan", "PlannedRun", "package_versions"]
 
 log = logging.getLogger(__name__)
 
@@ -54,25 +54,15 @@ class PlannedRun:
         return run_key(self.task, self.model, self.split, self.seed)
 
 
-def _evaluate(task: Task, dataset: Dataset, *, split: str, model: str, seed: int, progress=None) -> Outcome:
-    """The task's own ``evaluate`` if it has one, else its protocol; then its optional ``details`` hook.
+def _evaluate(task: Task, dataset: Dataset, *, split: str, model: str | None, estimator, seed: int, progress=None) -> Outcome:
+    """The task's protocol (its package's ``PROTOCOL`` or its kind's default) on ``dataset``."""
+    return task.protocol.evaluate(task, dataset, split=split, model=model, estimator=estimator, seed=seed, progress=progress)
 
-    ``details(dataset, outcome, *, split, model, seed) -> dict`` lets a supervised task add what its paper
-    reports beside the metrics (a noise ceiling, recovered motifs...) without re-running the protocol;
-    ``outcome.fitted`` then holds each fold's ``(fold, estimator)``.
-    """
-    own = getattr(task.module, "evaluate", None)
-    extra = getattr(task.module, "details", None)
-    if own is not None:
-        outcome = own(dataset, split=split, model=model, seed=seed)
-    else:
-        protocol = PROTOCOL_RUNNERS[task.spec.protocol]
-        options = {"keep_fitted": True} if callable(extra) else {}
-        outcome = protocol(task, dataset, split=split, model=model, seed=seed, progress=progress, **options)
-    if callable(extra):
-        outcome.details.update(extra(dataset, outcome, split=split, model=model, seed=seed))
-    outcome.fitted = []  # fitted models can be large; the record never holds them
-    return outcome
+
+def estimator_name(estimator) -> str:
+    """How a user's estimator is named in run records: ``module:Class`` (file-safe)."""
+    kind = type(estimator)
+    return f"{kind.__module__}.{kind.__qualname__}".replace(":", ".").replace("/", ".")
 
 
 def run(
@@ -83,12 +73,14 @@ def run(
     seed: int = 0,
     source: str | None = None,
     dataset: Dataset | None = None,
+    estimator=None,
     progress: Callable[[], None] | None = None,
 ) -> tuple[RunRecord, Outcome]:
-    """Run one (task, model, split, seed) and return its record and full outcome.
+    """Run one (task, model, split, seed) under the task's official protocol; return record and outcome.
 
-    ``source`` picks one of the task's declared sources (default: its first); ``dataset`` skips
-    loading altogether (a user's own :class:`Dataset`).
+    ``model`` names one of the task's baselines (default: its first); ``estimator`` is instead any
+    scikit-learn-style estimator of your own (cloned per fold; named ``module.Class`` in the record).
+    ``source`` picks one of the task's declared sources; ``dataset`` skips loading (your own Dataset).
 
     Examples
     --------
@@ -96,20 +88,24 @@ def run(
     >>> callable(genotx.run)
     True
     """
-    task = get_task(task) if isinstance(task, str) else task
-    model = model or task.spec.default_model
+    task = get_task(task)
     split = split or task.spec.default_split
-    task.model(model)  # validates names before any data is loaded
+    if estimator is None:
+        model = model or task.spec.default_model
+        task.model(model)  # validates names before any data is loaded
+    elif model is not None:
+        raise InputError("run", "both model= and estimator= were given", fix="pass one of them")
     if split not in task.spec.splits:
         raise UnknownNameError("split", split, task.spec.splits)
     start = time.perf_counter()
     dataset = dataset if dataset is not None else task.load(source=source)
-    outcome = _evaluate(task, dataset, split=split, model=model, seed=seed, progress=progress)
+    outcome = _evaluate(task, dataset, split=split, model=model, estimator=estimator, seed=seed, progress=progress)
+    outcome.fitted = []  # fitted models can be large; the record never holds them
     used = dataset.meta.get("sources", task.spec.sources)
     record = RunRecord(
         task=task.name,
         stage=task.spec.stage,
-        model=model,
+        model=model if estimator is None else estimator_name(estimator),
         split=split,
         seed=seed,
         metrics=outcome.metrics,
@@ -128,6 +124,37 @@ def run(
         wall_time_s=round(time.perf_counter() - start, 3),
     )
     return record, outcome
+
+
+def cross_validate(task: str | Task, estimator, *, split: str | None = None, seed: int = 0,
+                   dataset: Dataset | None = None) -> RunRecord:
+    """Score ANY estimator under a task's official split, protocol and metrics (a RunRecord).
+
+    Examples
+    --------
+    >>> import genotx
+    >>> from sklearn.linear_model import Ridge
+    >>> callable(genotx.cross_validate)
+    True
+    """
+    return run(task, split=split, seed=seed, dataset=dataset, estimator=estimator)[0]
+
+
+def evaluate_many(task: str | Task, *, model: str | None = None, estimator=None, split: str | None = None,
+                  seeds: Iterable[int] = (0, 1, 2, 3, 4), dataset: Dataset | None = None) -> dict[str, tuple[float, float]]:
+    """Mean and standard deviation over seeds of every metric (TDC's benchmark-group convention).
+
+    Returns ``{metric: (mean, std)}``; the std is over seeds (ddof 0), folds are pooled within a seed.
+    """
+    import numpy as np
+
+    task = get_task(task)
+    dataset = dataset if dataset is not None else task.load()
+    records = [run(task, model=model, split=split, seed=s, dataset=dataset, estimator=estimator)[0] for s in seeds]
+    names = list(records[0].metrics)
+    values = {n: np.array([r.metrics.get(n, np.nan) for r in records], dtype=float) for n in names}
+    return {n: (float(np.nanmean(v)), float(np.nanstd(v))) if np.isfinite(v).any() else (float("nan"), float("nan"))
+            for n, v in values.items()}
 
 
 def _fold_std(outcome: Outcome) -> dict[str, float]:

@@ -28,14 +28,19 @@ class Metric:
     fn: Callable[[np.ndarray, np.ndarray], float]
     greater_is_better: bool
     needs: str  # "score" (continuous prediction) or "label" (hard class)
-    kind: str  # "regression", "classification" or "survival"
+    kind: str  # "regression", "classification", "survival", "ranking" or "extraction"
+    #: within ``<metric>_per_<group>``: skip groups whose truth is constant (a correlation is undefined
+    #: there) and groups smaller than ``min_group``
+    needs_variation: bool = True
+    min_group: int = 3
 
 
 METRICS: Registry[Metric] = Registry("metric")
 
 
-def _add(name: str, fn, *, greater: bool = True, needs: str = "score", kind: str = "regression") -> None:
-    METRICS.add(name, Metric(name, fn, greater, needs, kind))
+def _add(name: str, fn, *, greater: bool = True, needs: str = "score", kind: str = "regression",
+         needs_variation: bool = True, min_group: int = 3) -> None:
+    METRICS.add(name, Metric(name, fn, greater, needs, kind, needs_variation, min_group))
 
 
 def _varies(a: np.ndarray) -> bool:
@@ -85,6 +90,67 @@ for _k in (1, 5, 10, 50, 100):
     _add(f"top{_k}_recall", _top_k_recall(_k), kind="ranking")
 
 
+def _precision_at_k(k: int):
+    def precision(y_true, y_score) -> float:
+        """Fraction of positives among the ``k`` top-scored rows (ties in a seeded random order).
+
+        Used per query as ``precision_at_10_per_trial``: the mean over trials.
+        """
+        order = np.random.default_rng(0).permutation(len(y_true))
+        top = order[np.argsort(-np.asarray(y_score, float)[order], kind="stable")[:k]]
+        return float(np.mean(np.asarray(y_true)[top]))
+
+    return precision
+
+
+for _k in (5, 10, 20):
+    _add(f"precision_at_{_k}", _precision_at_k(_k), kind="ranking", needs_variation=False, min_group=1)
+
+
+# -- extraction: documents' annotations as collections of tuples ---------------------------------
+
+
+def _pairs(y_true, y_pred):
+    for doc, (gold, pred) in enumerate(zip(y_true, y_pred)):
+        yield doc, {tuple(a) for a in gold}, {tuple(a) for a in pred}
+
+
+def _prf(tp: int, n_pred: int, n_true: int) -> tuple[float, float, float]:
+    precision = tp / n_pred if n_pred else (1.0 if not n_true else 0.0)
+    recall = tp / n_true if n_true else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def _exact_counts(y_true, y_pred) -> tuple[int, int, int]:
+    tp = n_pred = n_true = 0
+    for _, gold, pred in _pairs(y_true, y_pred):
+        tp, n_pred, n_true = tp + len(gold & pred), n_pred + len(pred), n_true + len(gold)
+    return tp, n_pred, n_true
+
+
+def _overlap_counts(y_true, y_pred) -> tuple[int, int, int]:
+    """Spans ``(start, end, label, ...)`` match when labels (and any further fields) agree and the
+    character ranges overlap; each gold span matches at most one prediction (greedy, by start)."""
+    tp = n_pred = n_true = 0
+    for _, gold, pred in _pairs(y_true, y_pred):
+        free = sorted(gold)
+        for p in sorted(pred):
+            hit = next((g for g in free if g[2:] == p[2:] and g[0] < p[1] and p[0] < g[1]), None)
+            if hit is not None:
+                free.remove(hit)
+                tp += 1
+        n_pred, n_true = n_pred + len(pred), n_true + len(gold)
+    return tp, n_pred, n_true
+
+
+for _name, _counts in (("span", _exact_counts), ("span_overlap", _overlap_counts), ("relation", _exact_counts)):
+    for _i, _part in enumerate(("precision", "recall", "f1")):
+        _add(f"{_name}_{_part}" if _name != "span_overlap" else f"span_{_part}_overlap",
+             (lambda counts, i: lambda y, p: _prf(*counts(y, p))[i])(_counts, _i),
+             kind="extraction", needs_variation=False, min_group=1)
+
+
 def _resolve(name: str) -> tuple[Metric, str | None]:
     if name in METRICS:
         return METRICS[name], None
@@ -126,7 +192,7 @@ class Evaluator:
         keys = np.asarray(groups[self.group])
         values = []
         for idx in pd.Series(np.arange(len(keys))).groupby(keys, sort=True).indices.values():
-            if len(idx) >= 3 and _varies(y_true[idx]):
+            if len(idx) >= self.metric.min_group and (not self.metric.needs_variation or _varies(y_true[idx])):
                 values.append(self.metric.fn(y_true[idx], y_pred[idx]))
         return float(np.mean(values)) if values else float("nan")
 

@@ -1,49 +1,19 @@
 """Run an estimator with few threads: on a busy shared machine, OpenMP/torch spin-waiting makes a
-2-thread fit several times slower than a 1-thread one. Thread settings are restored afterwards."""
+2-thread fit several times slower than a 1-thread one. Thread settings are restored afterwards
+(:meth:`genotx.settings.Settings.limit_threads`, the one place threads are limited)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, RegressorMixin, clone
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
 
-__all__ = ["few_threads", "FewThreadsRegressor"]
+from genotx.settings import settings
 
-
-@contextmanager
-def few_threads(n_threads: int = 1) -> Iterator[None]:
-    """Limit BLAS/OpenMP pools and torch's intra-op threads inside the block, then restore them.
-
-    Examples
-    --------
-    >>> import torch
-    >>> before = torch.get_num_threads()
-    >>> with few_threads(1):
-    ...     torch.get_num_threads()
-    1
-    >>> torch.get_num_threads() == before
-    True
-    """
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a dependency, but keep this usable without it
-        torch = None
-    before = torch.get_num_threads() if torch is not None else None
-    with threadpool_limits(limits=n_threads):
-        if torch is not None:
-            torch.set_num_threads(n_threads)
-        try:
-            yield
-        finally:
-            if torch is not None:
-                torch.set_num_threads(before)
+__all__ = ["FewThreadsRegressor"]
 
 
 class FewThreadsRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
-    """Fit and predict a regressor (e.g. a ``TorchRegressor``) within :func:`few_threads`.
+    """Fit and predict a regressor (e.g. a ``TorchRegressor``) within ``settings.limit_threads``.
 
     Examples
     --------
@@ -59,11 +29,11 @@ class FewThreadsRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         self.n_threads = n_threads
 
     def fit(self, X, y):
-        with few_threads(self.n_threads):
+        with settings.limit_threads(self.n_threads):
             self.estimator_ = clone(self.estimator).fit(X, y)
         return self
 
     def predict(self, X):
         check_is_fitted(self, "estimator_")
-        with few_threads(self.n_threads):
+        with settings.limit_threads(self.n_threads):
             return self.estimator_.predict(X)

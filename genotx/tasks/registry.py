@@ -1,33 +1,60 @@
-"""Task discovery: every module under ``genotx/tasks/<stage>/`` with a ``SPEC`` is a task.
+"""Task discovery and the ``Task`` object: the verbs the engine, the CLI and a notebook use.
 
-No hand-kept list: adding a module adds a task. ``Task`` wraps a module with the verbs the engine
-and the CLI use (load, split, model, read_input), and refuses plainly when a task is not implemented.
+Every package under ``genotx/tasks/<stage>/`` whose ``__init__.py`` assigns ``SPEC = TaskSpec(...)``
+is a task: no hand-kept list. Discovery reads the SPECs from the source text (the SPEC is a literal
+record) without importing anything, so ``genotx list`` and ``get_task(name)`` cost milliseconds; a
+task's module (and the heavy libraries its models use) is imported on first use.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
-import pkgutil
+from collections.abc import Mapping
+from pathlib import Path
 from types import ModuleType
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from genotx._registry import Registry
 from genotx.errors import InputError, NotImplementedTaskError, UnknownNameError
-from genotx.evaluate.splits import Fold
-from genotx.tasks.spec import STAGES, Dataset, TaskSpec
+from genotx.tasks.spec import STAGES, TaskSpec
+
+if TYPE_CHECKING:  # imported on use: discovery and `genotx list` need none of the numeric stack
+    import numpy as np
+
+    from genotx.data.dataset import Dataset
+    from genotx.evaluate.protocols import Protocol
+    from genotx.evaluate.splits import Fold
 
 __all__ = ["Task", "TASKS", "get_task", "list_tasks"]
 
+_ROOT = Path(__file__).parent
+
 
 class Task:
-    """A registered task: its SPEC plus the verbs implemented by its module."""
+    """A registered task: its SPEC, and verbs that import the task's package only when needed.
 
-    def __init__(self, module: ModuleType) -> None:
-        self.module = module
-        self.spec: TaskSpec = module.SPEC
-        if self.implemented:
-            self._check_consistent()
+    Examples
+    --------
+    >>> import genotx
+    >>> task = genotx.get_task("crispr_on_target")
+    >>> task.spec.default_split, task.spec.primary_metric
+    ('cold_gene', 'spearman_per_gene')
+    """
+
+    def __init__(self, spec: TaskSpec, module_name: str, *, module: ModuleType | None = None, implemented: bool = True) -> None:
+        self.spec = spec
+        self.module_name = module_name
+        self._module = module
+        self._implemented = implemented
+
+    @classmethod
+    def from_module(cls, module: ModuleType) -> Task:
+        """A task from an imported module (tests build toy tasks this way)."""
+        task = cls(module.SPEC, module.__name__, module=module, implemented=hasattr(module, "load"))
+        if task.implemented:
+            task._check_consistent()
+        return task
 
     def __repr__(self) -> str:
         return f"Task({self.spec.name!r}, stage={self.spec.stage!r}, data_kind={self.spec.data_kind!r}, status={self.status!r})"
@@ -37,8 +64,16 @@ class Task:
         return self.spec.name
 
     @property
+    def module(self) -> ModuleType:
+        if self._module is None:
+            self._module = importlib.import_module(self.module_name)
+            if self.implemented:
+                self._check_consistent()
+        return self._module
+
+    @property
     def implemented(self) -> bool:
-        return self.spec.status == "implemented" and hasattr(self.module, "load")
+        return self.spec.status == "implemented" and self._implemented
 
     @property
     def status(self) -> str:
@@ -46,7 +81,7 @@ class Task:
 
     def _check_consistent(self) -> None:
         for kind, names, table in (("split", self.spec.splits, "SPLITS"), ("baseline", self.spec.baselines, "MODELS")):
-            declared = set(getattr(self.module, table, {}))
+            declared = set(getattr(self._module, table, {}))
             if declared != set(names):
                 raise ValueError(f"task {self.name!r}: SPEC {kind}s {sorted(names)} != {table} keys {sorted(declared)}")
 
@@ -58,6 +93,7 @@ class Task:
                 + ", ".join(t.name for t in TASKS_LIST() if t.implemented)
             )
 
+    # ---- data --------------------------------------------------------------------------------
     def load(self, *, source: str | None = None) -> Dataset:
         """The task's default (or named) dataset."""
         self._require()
@@ -65,26 +101,57 @@ class Task:
             raise UnknownNameError("source", source, self.spec.sources)
         return self.module.load(source=source) if source else self.module.load()
 
-    def folds(self, dataset: Dataset, split: str | None = None, *, random_state: int = 0) -> list[Fold]:
-        self._require()
+    def _split_name(self, split: str | None) -> str:
         split = split or self.spec.default_split
         if split not in self.spec.splits:
             raise UnknownNameError("split", split, self.spec.splits)
-        return self.module.SPLITS[split].split(dataset.groups, random_state=random_state)
+        return split
 
-    def get_split(self, dataset: Dataset, split: str | None = None, *, random_state: int = 0) -> dict[str, Dataset]:
-        """TDC-style ``{'train': Dataset, 'test': Dataset}`` of the first fold.
+    def folds(self, dataset: Dataset, split: str | None = None, *, random_state: int = 0) -> list[Fold]:
+        """The split's folds (positions into ``dataset``): several for cross-validation, one for a hold-out."""
+        self._require()
+        return self.module.SPLITS[self._split_name(split)].split(dataset.groups, random_state=random_state)
 
-        Examples
-        --------
-        >>> import genotx
-        >>> task = genotx.get_task("crispr_on_target")
-        >>> task.spec.default_split
-        'cold_gene'
+    def get_folds(self, split: str | None = None, *, seed: int = 0, dataset: Dataset | None = None) -> list[dict[str, Dataset]]:
+        """Every fold of ``split`` as ``{"train": Dataset, "test": Dataset}`` (loads the default data if not given)."""
+        dataset = dataset if dataset is not None else self.load()
+        return [{"train": dataset.subset(f.train), "test": dataset.subset(f.test)} for f in self.folds(dataset, split, random_state=seed)]
+
+    def get_split(self, split: str | None = None, *, seed: int = 0, dataset: Dataset | None = None, fold: int = 0,
+                  valid_size: float = 0.1) -> dict[str, Dataset]:
+        """TDC-style ``{"train", "valid", "test"}`` Datasets of one fold of ``split``.
+
+        ``valid`` is carved (seeded) out of the fold's training rows the way the split holds out
+        its test rows: whole entities for a cold split (``ColdSplit.group``), rows otherwise. Use it to
+        tune; report on ``test``. ``get_folds`` gives every fold.
         """
-        fold = self.folds(dataset, split, random_state=random_state)[0]
-        return {"train": dataset.subset(fold.train), "test": dataset.subset(fold.test)}
+        import numpy as np
+        import pandas as pd
 
+        dataset = dataset if dataset is not None else self.load()
+        folds = self.folds(dataset, split, random_state=seed)
+        if not 0 <= fold < len(folds):
+            raise InputError(f"get_split({split!r})", f"fold {fold} does not exist", fix=f"use 0..{len(folds) - 1}")
+        chosen = folds[fold]
+        group = getattr(self.module.SPLITS[self._split_name(split)], "group", None)
+        train_groups = dataset.groups.iloc[chosen.train]
+        keys = train_groups[group].to_numpy() if group and group in train_groups else np.arange(len(chosen.train))
+        unique = pd.unique(keys)
+        rng = np.random.default_rng(seed)
+        n_valid = max(1, int(round(valid_size * len(unique)))) if len(unique) > 1 else 0
+        valid_keys = rng.choice(unique, size=n_valid, replace=False) if n_valid else unique[:0]
+        in_valid = np.isin(keys, valid_keys)
+        return {"train": dataset.subset(chosen.train[~in_valid]), "valid": dataset.subset(chosen.train[in_valid]),
+                "test": dataset.subset(chosen.test)}
+
+    def cv(self, dataset: Dataset, split: str | None = None, *, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The split as scikit-learn ``cv=`` (a list of (train, test) position arrays).
+
+        >>> # cross_val_score(estimator, data.inputs, data.target, cv=task.cv(data))
+        """
+        return [(f.train, f.test) for f in self.folds(dataset, split, random_state=seed)]
+
+    # ---- models and evaluation ---------------------------------------------------------------
     def model(self, name: str | None = None, *, random_state: int = 0):
         """A fresh, unfitted estimator for baseline ``name`` (default: the task's first baseline)."""
         self._require()
@@ -93,30 +160,98 @@ class Task:
             raise UnknownNameError("model", name, self.spec.baselines)
         return self.module.MODELS[name](random_state=random_state)
 
-    def read_input(self, path) -> pd.DataFrame:
+    def oracle(self, *, random_state: int = 0):
+        """A design task's oracle (a fresh supervised estimator)."""
+        return self.module.oracle(random_state=random_state)
+
+    @property
+    def protocol(self) -> Protocol:
+        """How this task is evaluated: its package's ``PROTOCOL`` or the default of ``SPEC.protocol``."""
+        from genotx.evaluate.protocols import PROTOCOLS
+
+        own = getattr(self.module, "PROTOCOL", None)
+        if own is None and callable(getattr(self.module, "evaluate", None)):
+            return _ModuleEvaluate(self.module.evaluate)  # TODO(house): tasks still migrating to a protocol class
+        return own if own is not None else PROTOCOLS[self.spec.protocol]()
+
+    def evaluate(self, y_pred, part: Dataset, *, metrics: tuple[str, ...] | None = None) -> dict[str, float]:
+        """Every SPEC metric (grouped ones included) of predictions for the rows of ``part``.
+
+        For a classifier pass the positive-class probability (label metrics threshold it at 0.5).
+        """
+        import numpy as np
+
+        from genotx.evaluate.metrics import evaluate as compute_metrics
+
+        y_pred = np.asarray(y_pred)
+        if len(y_pred) != len(part):
+            raise InputError("evaluate", f"{len(y_pred)} predictions for {len(part)} rows", fix="predict every row of the part")
+        labels = None
+        if self.spec.target == "binary" and y_pred.dtype.kind == "f":
+            labels = (y_pred >= 0.5).astype(np.asarray(part.target).dtype)
+        return compute_metrics(metrics or self.spec.metrics, part.target, y_pred, groups=part.groups, labels=labels)
+
+    def read_input(self, path, **options) -> Any:
         """Read and validate a user's file into model inputs (errors name file, line and fix)."""
         self._require()
         if not hasattr(self.module, "read_input"):
             raise InputError(str(path), f"task {self.name!r} has no prediction path for user files yet")
-        return self.module.read_input(path)
+        return self.module.read_input(path, **options)
+
+
+class _ModuleEvaluate:
+    """A task module's own ``evaluate(dataset, split=, model=, seed=)`` (baselines only)."""
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+
+    def evaluate(self, task, dataset, *, split, model=None, estimator=None, seed=0, progress=None):  # noqa: ARG002
+        if estimator is not None:
+            raise InputError(task.name, "this task does not score your own estimator yet", fix="use one of its baselines")
+        return self.fn(dataset, split=split, model=model, seed=seed)
 
 
 TASKS: Registry[Task] = Registry("task")
+
+
+def _literal(node: ast.AST, where: str) -> Any:
+    """A SPEC field's value: a Python literal, or literal strings joined with ``+``."""
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            return _literal(node.left, where) + _literal(node.right, where)
+        raise ValueError(f"{where}: SPEC fields must be literals (got {ast.unparse(node)!r})") from None
+
+
+def read_spec(path: Path) -> tuple[TaskSpec, bool] | None:
+    """The ``SPEC = TaskSpec(...)`` of a task's ``__init__.py`` read from its text, and whether the
+    module defines ``load`` (None when the file has no SPEC)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    spec, has_load = None, False
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "load":
+            has_load = True
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and getattr(node.targets[0], "id", None) == "SPEC"
+                and isinstance(node.value, ast.Call) and getattr(node.value.func, "id", None) == "TaskSpec"):
+            spec = TaskSpec(**{kw.arg: _literal(kw.value, str(path)) for kw in node.value.keywords})
+    return (spec, has_load) if spec is not None else None
 
 
 def _discover() -> None:
     if len(TASKS):
         return
     for stage in STAGES:
-        package = importlib.import_module(f"genotx.tasks.{stage}")
-        for info in pkgutil.iter_modules(package.__path__):
-            if info.name.startswith("_"):
+        for init in sorted((_ROOT / stage).glob("*/__init__.py")):
+            if init.parent.name.startswith("_"):
                 continue
-            module = importlib.import_module(f"{package.__name__}.{info.name}")
-            if hasattr(module, "SPEC"):
-                if module.SPEC.stage != stage:
-                    raise ValueError(f"task {module.SPEC.name!r} lives in {stage}/ but says stage {module.SPEC.stage!r}")
-                TASKS.add(module.SPEC.name, Task(module))
+            found = read_spec(init)
+            if found is None:
+                continue
+            spec, has_load = found
+            if spec.stage != stage:
+                raise ValueError(f"task {spec.name!r} lives in {stage}/ but says stage {spec.stage!r}")
+            TASKS.add(spec.name, Task(spec, f"genotx.tasks.{stage}.{init.parent.name}", implemented=has_load))
 
 
 def TASKS_LIST() -> list[Task]:  # noqa: N802 - reads as a constant
@@ -135,7 +270,14 @@ def list_tasks(*, stage: str | None = None) -> list[str]:
     return [t.name for t in TASKS_LIST() if stage is None or t.spec.stage == stage]
 
 
-def get_task(name: str) -> Task:
+def get_task(name: str | Task) -> Task:
     """The registered task called ``name`` (unknown names get a "did you mean")."""
+    if isinstance(name, Task):
+        return name
     _discover()
     return TASKS[name]
+
+
+def spec_table() -> Mapping[str, TaskSpec]:
+    """{task name: SPEC} of every registered task, without importing any task."""
+    return {t.name: t.spec for t in TASKS_LIST()}

@@ -1,28 +1,38 @@
-"""What a task is: its declarative ``TaskSpec`` and the ``Dataset`` its loader returns.
+"""What a task is: its declarative ``TaskSpec``.
 
-A task module (``genotx/tasks/<stage>/<name>.py``) holds, on one screen:
+A task is a package ``genotx/tasks/<stage>/<name>/`` whose ``__init__.py`` holds, on one screen:
 
 * ``SPEC``: name, stage, formulation (in -> out), protocol, data kind, sources, split names,
   metric names (first = primary), baseline names (first = default, ``trivial`` = the floor to beat);
-* ``load(*, source=None) -> Dataset``;
+  a literal record, read by discovery without importing the package;
+* ``load(*, source=None) -> Dataset`` (:class:`genotx.data.dataset.Dataset`);
 * ``SPLITS``: {split name: splitter} and ``MODELS``: {baseline name: factory(random_state) -> estimator};
-* ``read_input(path) -> pandas.DataFrame`` for ``genotx predict`` on a user's file.
+* optionally ``PROTOCOL`` (an instance of a class of :mod:`genotx.evaluate.protocols` when the
+  task says more than its kind's defaults), ``read_input(path, **options)`` and
+  ``format_predictions(frame, estimator, **options)`` for ``genotx predict`` on a user's file.
 
-A module with only ``SPEC`` is registered as *not implemented* and says so plainly.
+Beside it, only what that task alone uses: ``models.py``, ``features.py``, ``splits.py``, ``io.py``.
+A package with only ``SPEC`` is registered as *not implemented* and says so plainly.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
-
-import numpy as np
-import pandas as pd
+from dataclasses import dataclass
+from typing import Literal
 
 __all__ = ["TaskSpec", "Dataset", "STAGES", "PROTOCOLS"]
 
+
+def __getattr__(name: str):
+    if name == "Dataset":  # the data layer's class, re-exported without importing numpy at discovery
+        from genotx.data.dataset import Dataset
+
+        return Dataset
+    raise AttributeError(name)
+
+
 STAGES: tuple[str, ...] = ("target_discovery", "therapeutics", "clinical", "post_market")
-PROTOCOLS: tuple[str, ...] = ("supervised", "ranking", "graph", "estimation", "design", "extraction", "clustering")
+PROTOCOLS: tuple[str, ...] = ("supervised", "ranking", "link", "network", "estimation", "design", "extraction")
 DATA_KINDS: tuple[str, ...] = ("real", "semi-synthetic", "simulated")
 
 
@@ -78,44 +88,3 @@ class TaskSpec:
     @property
     def primary_metric(self) -> str:
         return self.metrics[0]
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """A task's loaded data: raw model inputs, target, grouping columns and provenance.
-
-    ``inputs`` is what a model's ``fit``/``predict`` receive (a DataFrame of raw columns such as
-    ``sequence``, ``smiles``, ``cell_line``); featurization happens inside the model so that
-    ``predict`` on a user's file runs the same path. ``groups`` holds one row per example with the
-    columns splits and grouped metrics need (``gene``, ``drug``...). ``meta`` records source ids,
-    their sha256 and the data kind.
-    """
-
-    name: str
-    inputs: Any
-    target: np.ndarray
-    groups: pd.DataFrame
-    meta: dict = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        n = len(self.target)
-        if len(self.inputs) != n or len(self.groups) != n:
-            raise ValueError(
-                f"dataset {self.name!r}: inputs ({len(self.inputs)}), target ({n}) and groups "
-                f"({len(self.groups)}) must have the same number of rows"
-            )
-
-    def __len__(self) -> int:
-        return len(self.target)
-
-    def __repr__(self) -> str:
-        cols = list(getattr(self.inputs, "columns", []))
-        return (
-            f"Dataset({self.name!r}, n={len(self)}, inputs={cols}, groups={list(self.groups.columns)}, "
-            f"data_kind={self.meta.get('data_kind')!r})"
-        )
-
-    def subset(self, index: np.ndarray) -> "Dataset":
-        """Rows ``index`` (positions) as a new Dataset."""
-        inputs = self.inputs.iloc[index] if hasattr(self.inputs, "iloc") else self.inputs[index]
-        return Dataset(self.name, inputs, self.target[index], self.groups.iloc[index].reset_index(drop=True), self.meta)

@@ -27,7 +27,7 @@ from torch import nn
 from genotx.data.formats.vcf import read_vcf
 from genotx.tasks.target_discovery.variant_calling.features import CHANNELS
 from genotx.models.nets import train_network
-from genotx.models.threads import few_threads
+from genotx.settings import settings
 
 __all__ = ["PileupNet", "PileupEnsemble", "PileupGenotyper", "AlleleFractionGenotyper", "bcftools_calls", "score_calls", "calls_from_predictions"]
 
@@ -145,7 +145,7 @@ class PileupGenotyper(ClassifierMixin, BaseEstimator):
         balanced = counts.sum() / (3 * np.maximum(counts, 1)) if self.class_weight == "balanced" else np.ones(3)
         weight = torch.as_tensor(balanced, dtype=torch.float32)
         self.history_ = {"best_epoch": [], "members": []}
-        with few_threads(self.n_threads):  # torch's 2-thread spin-waiting is ~10x slower on a busy machine
+        with settings.limit_threads(self.n_threads):  # torch's 2-thread spin-waiting is ~10x slower on a busy machine
             for k, member in enumerate(members):
                 seed = self.random_state if self.n_models == 1 else self.random_state * 1000 + k
                 history = train_network(member, X, y, loss=nn.CrossEntropyLoss(weight=weight), epochs=self.epochs,
@@ -163,7 +163,7 @@ class PileupGenotyper(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "network_")
         self.network_.eval()
         out = []
-        with torch.no_grad(), few_threads(self.n_threads):
+        with torch.no_grad(), settings.limit_threads(self.n_threads):
             for lo in range(0, len(X), 512):
                 batch = torch.as_tensor(np.asarray(X[lo : lo + 512], dtype=np.float32))
                 out.append(torch.softmax(self.network_(batch), 1).numpy())

@@ -1,0 +1,585 @@
+"""Protocols: how each kind of task is evaluated. The loops live here, once; a task supplies only
+what is particular to it.
+
+A protocol's :meth:`Protocol.evaluate` takes a task (anything with ``spec``, ``folds`` and
+``model``), a :class:`~genotx.data.dataset.Dataset`, a split name, a baseline name or any
+scikit-learn-style ``estimator``, and a seed, and returns an :class:`Outcome`. A task declares its
+kind in ``SPEC.protocol``; when it needs to say more (fit on an extra array, a second prediction
+output, metrics of the whole cohort) its package defines ``PROTOCOL``: an instance of one of these
+classes or of a small subclass that overrides hooks, never the loop.
+
+=============  ==========================================================  ==========================
+kind           in -> out                                                   metrics (registry)
+=============  ==========================================================  ==========================
+supervised     rows -> label / value / risk, fold by fold                  pearson, auroc, c_index...
+ranking        query -> a score for every candidate; rank of the truth     top{k}_recall
+link           known links -> held-out links vs sampled non-links          auroc, aupr, top{k}_recall
+network        samples x variables -> a score for every directed pair      auroc, aupr vs a reference
+estimation     data -> effect with CI; bias/coverage on simulations        estimate, se, bias, coverage
+design         oracle + generator -> designs scored by the oracle           oracle_spearman, ...
+extraction     documents -> spans / relations                              span_f1, relation_f1...
+=============  ==========================================================  ==========================
+
+``n_train`` of an outcome is the mean number of training rows over folds; ``n_test`` is the number of
+distinct held-out rows (queries, links, documents) that were scored.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> from sklearn.linear_model import Ridge
+>>> from genotx.data.dataset import Dataset
+>>> from genotx.evaluate.splits import ColdSplit
+>>> class Toy:  # the few things a protocol asks of a task
+...     class spec: metrics = ("pearson",); name = "toy"
+...     def folds(self, data, split, *, random_state=0):
+...         return ColdSplit("entity", n_folds=3).split(data.groups, random_state=random_state)
+>>> rng = np.random.default_rng(0); x = rng.normal(size=(90, 2))
+>>> data = Dataset("toy", pd.DataFrame(x, columns=["a", "b"]), x @ [2.0, -1.0],
+...                pd.DataFrame({"entity": np.repeat(np.arange(9), 10)}))
+>>> outcome = Supervised().evaluate(Toy(), data, split="cold", estimator=Ridge())
+>>> round(outcome.metrics["pearson"], 3), len(outcome.fold_metrics), outcome.n_test
+(1.0, 3, 90)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone, is_classifier
+
+from genotx._registry import Registry
+from genotx.data.dataset import Dataset
+from genotx.evaluate.metrics import METRICS, evaluate
+from genotx.evaluate.outcome import Outcome
+from genotx.evaluate.splits import Fold
+
+__all__ = [
+    "PROTOCOLS", "Protocol", "FoldFit", "Prediction", "Supervised", "Ranking", "Link", "Network", "Estimation",
+    "Design", "Extraction", "Estimate", "safe_metrics", "rank_of_truth",
+]
+
+PROTOCOLS: Registry[type[Protocol]] = Registry("protocol")
+
+
+@dataclass
+class Prediction:
+    """What a model said about the rows of one test part: a continuous ``score`` (for ranking
+    metrics), hard ``label`` (for label metrics, when the model is a classifier) and any named
+    ``extra`` outputs a task's protocol asks for (a risk group, per-line probabilities...)."""
+
+    score: np.ndarray
+    label: np.ndarray | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FoldFit:
+    """One fold: its positions, the fitted estimator, the test part and what the estimator predicted."""
+
+    fold: Fold
+    estimator: Any
+    test: Dataset
+    prediction: Prediction
+
+
+def safe_metrics(names: Iterable[str], y_true, y_score, *, groups=None, labels=None) -> dict[str, float]:
+    """Every metric in ``names`` from the registry; one that is undefined here (one class only) is NaN."""
+    out = {}
+    for name in names:
+        try:
+            out.update(evaluate([name], y_true, y_score, groups=groups, labels=labels))
+        except ValueError:
+            out[name] = float("nan")
+    return out
+
+
+def rank_of_truth(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """1-based rank of each row's true column among all columns of ``scores`` (higher = better);
+    ties share the average rank, so a constant scorer ranks the truth in the middle.
+
+    Examples
+    --------
+    >>> rank_of_truth(np.array([[0.1, 0.9, 0.5], [1.0, 1.0, 1.0]]), np.array([2, 0])).tolist()
+    [2.0, 2.0]
+    """
+    scores = np.asarray(scores)
+    own = scores[np.arange(len(scores)), np.asarray(truth)][:, None]
+    higher = (scores > own).sum(axis=1)
+    ties = (scores == own).sum(axis=1) - 1
+    return 1.0 + higher + ties / 2.0
+
+
+class Protocol:
+    """Base of every protocol: how a fresh estimator is made for a run, and the progress tick."""
+
+    name: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("name"):
+            PROTOCOLS.add(cls.name, cls)
+
+    @staticmethod
+    def make(task, model: str | None, estimator, seed: int):
+        """A fresh estimator: a clone of the user's ``estimator``, else the task's baseline ``model``."""
+        if estimator is not None:
+            return clone(estimator)
+        return task.model(model, random_state=seed)
+
+    def evaluate(self, task, dataset: Dataset, *, split: str, model: str | None = None, estimator=None, seed: int = 0,
+                 progress: Callable[[], None] | None = None) -> Outcome:
+        raise NotImplementedError
+
+
+# ---- supervised: split, fit, predict, score ------------------------------------------------------
+
+
+class Supervised(Protocol):
+    """Fit a fresh estimator per fold on the training rows, predict the held-out rows, score them.
+
+    Metrics are computed per fold and on the pooled held-out rows; a metric named in ``fold_mean``
+    is reported as the mean over folds instead (for folds whose test rows overlap, or a metric that
+    is only comparable within a fold). Hooks a task may override: :meth:`fit` (e.g. an extra
+    row-aligned array as a fit parameter), :meth:`predict` (an extra output), :meth:`score`,
+    :meth:`prediction_table` and :meth:`finish` (metrics or details from the fitted folds).
+    """
+
+    name = "supervised"
+
+    def __init__(self, *, fold_mean: Sequence[str] = (), keep_fitted: bool = False) -> None:
+        self.fold_mean = tuple(fold_mean)
+        self.keep_fitted = keep_fitted
+
+    # hooks ---------------------------------------------------------------------------------------
+    def fit(self, estimator, train: Dataset):
+        return estimator.fit(train.inputs, train.target)
+
+    def predict(self, estimator, test: Dataset) -> Prediction:
+        if is_classifier(estimator) or hasattr(estimator, "predict_proba"):
+            proba = estimator.predict_proba(test.inputs)
+            label = np.asarray(estimator.classes_)[proba.argmax(axis=1)]
+            score = proba[:, 1] if proba.shape[1] == 2 else proba
+            return Prediction(score, _like(label, test.target))
+        return Prediction(np.asarray(estimator.predict(test.inputs)))
+
+    def score(self, task, part: Dataset, prediction: Prediction, *, seed: int) -> dict[str, float]:  # noqa: ARG002
+        return safe_metrics(task.spec.metrics, part.target, prediction.score, groups=part.groups, labels=prediction.label)
+
+    def prediction_table(self, part: Dataset, prediction: Prediction, fold: np.ndarray) -> pd.DataFrame | None:
+        """Held-out rows for the report's plots: group columns, ``y_true``, ``y_pred``, ``fold``."""
+        if np.ndim(part.target) != 1 or np.ndim(prediction.score) != 1 or part.target.dtype.names:
+            return None
+        return part.groups.reset_index(drop=True).assign(y_true=part.target, y_pred=prediction.score, fold=fold)
+
+    def finish(self, task, dataset: Dataset, outcome: Outcome, fits: list[FoldFit], *, split: str, model: str | None,
+               seed: int) -> None:
+        """After the folds: the task module's ``details(dataset, outcome, split=, model=, seed=)`` hook."""
+        hook = getattr(getattr(task, "module", None), "details", None)
+        if callable(hook):
+            outcome.fitted = [(f.fold, f.estimator) for f in fits]
+            outcome.details.update(hook(dataset, outcome, split=split, model=model, seed=seed))
+
+    # the loop ------------------------------------------------------------------------------------
+    def fit_folds(self, task, dataset: Dataset, folds: list[Fold], *, model, estimator, seed: int,
+                  progress: Callable[[], None] | None = None) -> list[FoldFit]:
+        """The one cross-validation loop: a fresh estimator per fold, fit on train, predict test."""
+        fits = []
+        for fold in folds:
+            fitted = self.fit(self.make(task, model, estimator, seed), dataset.subset(fold.train))
+            test = dataset.subset(fold.test)
+            fits.append(FoldFit(fold, fitted, test, self.predict(fitted, test)))
+            if progress:
+                progress()
+        return fits
+
+    def evaluate(self, task, dataset: Dataset, *, split: str, model: str | None = None, estimator=None, seed: int = 0,
+                 progress: Callable[[], None] | None = None) -> Outcome:
+        folds = task.folds(dataset, split, random_state=seed)
+        fits = self.fit_folds(task, dataset, folds, model=model, estimator=estimator, seed=seed, progress=progress)
+        outcome = self.summarize(task, dataset, fits, seed=seed)
+        self.finish(task, dataset, outcome, fits, split=split, model=model, seed=seed)
+        if not self.keep_fitted:
+            outcome.fitted = []  # fitted models can be large; a run record never holds them
+        return outcome
+
+    def summarize(self, task, dataset: Dataset, fits: list[FoldFit], *, seed: int) -> Outcome:
+        """Per-fold metrics, pooled metrics over every held-out row (the last fold wins where test
+        rows repeat), and the prediction table."""
+        fold_metrics = [{"fold": f.fold.name, "n_test": len(f.fold.test), **self.score(task, f.test, f.prediction, seed=seed)}
+                        for f in fits]
+        tested = np.zeros(len(dataset), dtype=bool)
+        score = label = None
+        extra: dict[str, np.ndarray] = {}
+        fold_of = np.empty(len(dataset), dtype=object)
+        for f in fits:
+            s = np.asarray(f.prediction.score)
+            if score is None:
+                score = np.full((len(dataset), *s.shape[1:]), np.nan)
+            score[f.fold.test] = s
+            if f.prediction.label is not None:
+                if label is None:
+                    label = np.empty(len(dataset), dtype=object)
+                label[f.fold.test] = f.prediction.label
+            for key, value in f.prediction.extra.items():
+                value = np.asarray(value)
+                if key not in extra:
+                    extra[key] = np.empty((len(dataset), *value.shape[1:]), dtype=value.dtype if value.dtype.kind in "fiub" else object)
+                extra[key][f.fold.test] = value
+            tested[f.fold.test] = True
+            fold_of[f.fold.test] = f.fold.name
+        idx = np.flatnonzero(tested)
+        pooled = dataset.subset(idx)
+        prediction = Prediction(score[idx], None if label is None else _like(label[idx], dataset.target),
+                                {k: v[idx] for k, v in extra.items()})
+        metrics = self.score(task, pooled, prediction, seed=seed)
+        for name in self.fold_mean:
+            values = np.array([m.get(name, np.nan) for m in fold_metrics], dtype=float)
+            metrics[name] = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+        table = self.prediction_table(pooled, prediction, fold_of[idx].astype(str))
+        n_train = int(np.mean([len(f.fold.train) for f in fits])) if fits else 0
+        return Outcome(metrics, n_train, len(idx), fold_metrics, table)
+
+
+def _like(labels: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Hard labels in the target's dtype: label metrics (accuracy, F1) refuse mixed object/number types."""
+    try:
+        return np.asarray(labels).astype(np.asarray(target).dtype)
+    except (TypeError, ValueError):
+        return np.asarray(labels)
+
+
+# ---- ranking: queries -> every candidate scored -> rank of the truth ------------------------------
+
+
+class Ranking(Supervised):
+    """Each held-out row is a query; the estimator scores every candidate and the metric reads the
+    rank of the true one (1 = top; ties share the average rank).
+
+    Estimator contract: ``fit(X, y)`` with ``y`` the true candidate ids, ``decision_function(X)`` ->
+    ``(n_queries, n_candidates)`` scores and ``classes_`` -> the candidate ids (as a scikit-learn
+    multiclass classifier). Metrics: ``top{k}_recall`` (any registered metric on ranks).
+    """
+
+    name = "ranking"
+
+    def predict(self, estimator, test: Dataset) -> Prediction:
+        scores = np.asarray(estimator.decision_function(test.inputs))
+        index = pd.Index(np.asarray(estimator.classes_, dtype=object)).get_indexer(np.asarray(test.target, dtype=object))
+        ranks = np.full(len(test), np.nan)
+        known = index >= 0  # a truth that is not a candidate ranks last
+        ranks[known] = rank_of_truth(scores[known], index[known])
+        ranks[~known] = scores.shape[1] + 1
+        return Prediction(ranks, extra={"scores": scores} if self.keep_fitted else {})
+
+    def score(self, task, part: Dataset, prediction: Prediction, *, seed: int) -> dict[str, float]:  # noqa: ARG002
+        return safe_metrics(task.spec.metrics, prediction.score, prediction.score, groups=part.groups)
+
+    def prediction_table(self, part: Dataset, prediction: Prediction, fold: np.ndarray) -> pd.DataFrame:
+        return part.groups.reset_index(drop=True).assign(y_true=part.target, rank=prediction.score, fold=fold)
+
+
+# ---- link: held-out links of a known graph vs sampled non-links -----------------------------------
+
+
+class Link(Protocol):
+    """Rows are the known links (``source``, ``target`` columns of ``inputs``). A split holds out
+    links; the estimator is fitted on the training links only and scores the held-out links and as
+    many sampled non-links (AUROC, AUPR), and every candidate target of each held-out link's source
+    with the other known links filtered out (``top{k}_recall`` = hits@k).
+
+    Estimator contract: ``fit(links)`` (a DataFrame of training links), ``decision_function(pairs)``
+    -> one score per (source, target) pair, and optionally ``score_targets(sources)`` -> a
+    ``(n_sources, n_targets)`` matrix over ``targets_`` for the ranking metrics. Hooks:
+    :meth:`negatives` (how non-links are drawn) and :meth:`finish`.
+    """
+
+    name = "link"
+    source: str = "source"
+    target: str = "target"
+
+    def negatives(self, dataset: Dataset, fold: Fold, rng: np.random.Generator) -> pd.DataFrame:
+        """As many uniform random non-links as held-out links, over the graph's sources and targets."""
+        links = dataset.inputs
+        known = set(zip(links[self.source], links[self.target]))
+        sources, targets = links[self.source].unique(), links[self.target].unique()
+        rows: list[tuple] = []
+        while len(rows) < len(fold.test):
+            s, t = rng.choice(sources), rng.choice(targets)
+            if (s, t) not in known:
+                rows.append((s, t))
+        return pd.DataFrame(rows, columns=[self.source, self.target])
+
+    def finish(self, task, dataset, outcome, estimator, fold, *, split, model, seed) -> None:  # noqa: ARG002
+        """After scoring: a task adds what its paper reports beside the metrics."""
+
+    def evaluate(self, task, dataset: Dataset, *, split: str, model: str | None = None, estimator=None, seed: int = 0,
+                 progress: Callable[[], None] | None = None) -> Outcome:
+        rng = np.random.default_rng(seed)
+        outcome = None
+        for fold in task.folds(dataset, split, random_state=seed):
+            fitted = self.make(task, model, estimator, seed).fit(dataset.inputs.iloc[fold.train])
+            held_out = dataset.inputs.iloc[fold.test][[self.source, self.target]]
+            negative = self.negatives(dataset, fold, rng)
+            pairs = pd.concat([held_out, negative], ignore_index=True)
+            y = np.r_[np.ones(len(held_out)), np.zeros(len(negative))]
+            score = np.asarray(fitted.decision_function(pairs))
+            names = [m for m in task.spec.metrics if METRICS_KIND.get(m) != "ranking"]
+            metrics = safe_metrics(names, y, score)
+            ranked = [m for m in task.spec.metrics if m not in names]
+            if ranked and hasattr(fitted, "score_targets"):
+                ranks = self.filtered_ranks(fitted, dataset, held_out)
+                metrics.update(safe_metrics(ranked, ranks, ranks))
+            predictions = pairs.assign(y_true=y, y_pred=score)
+            outcome = Outcome(metrics, len(fold.train), len(fold.test), [{"fold": fold.name, "n_test": len(y), **metrics}], predictions)
+            self.finish(task, dataset, outcome, fitted, fold, split=split, model=model, seed=seed)
+            if progress:
+                progress()
+        return outcome
+
+    def filtered_ranks(self, fitted, dataset: Dataset, held_out: pd.DataFrame) -> np.ndarray:
+        """Rank of each held-out link's target among all targets for its source, other known links removed."""
+        targets = pd.Index(fitted.targets_)
+        known = dataset.inputs.groupby(self.source)[self.target].agg(set)
+        ranks = np.empty(len(held_out))
+        for lo in range(0, len(held_out), 512):
+            part = held_out.iloc[lo: lo + 512]
+            rows = np.asarray(fitted.score_targets(part[self.source].to_numpy()), dtype=float)
+            truth = targets.get_indexer(part[self.target])
+            for i, (s, t) in enumerate(zip(part[self.source], truth)):
+                others = targets.get_indexer(list(known.get(s, set()) - {targets[t]}))
+                rows[i, others[others >= 0]] = -np.inf
+            ranks[lo: lo + len(part)] = rank_of_truth(rows, truth)
+        return ranks
+
+
+METRICS_KIND = {name: metric.kind for name, metric in METRICS.items()}
+
+
+# ---- network: a score for every directed pair vs a reference network ------------------------------
+
+
+class Network(Protocol):
+    """Samples x variables in, a score for every directed pair of variables out, compared with a
+    reference network (``dataset.context["edges"]``: a DataFrame ``source, target``) by AUROC/AUPR
+    over all ordered pairs (self-pairs excluded); ``*_undirected`` metrics score max(s_ij, s_ji).
+
+    Estimator contract: ``fit(X)`` then ``edge_scores_`` (a ``(n_variables, n_variables)`` array,
+    row = regulator/source, column = target) with ``variables_`` naming its rows and columns.
+    Splits choose the samples the method sees (all, or subsamples for stability).
+    """
+
+    name = "network"
+
+    def evaluate(self, task, dataset: Dataset, *, split: str, model: str | None = None, estimator=None, seed: int = 0,
+                 progress: Callable[[], None] | None = None) -> Outcome:
+        folds = task.folds(dataset, split, random_state=seed)
+        fold_metrics, tables = [], []
+        for fold in folds:
+            fitted = self.make(task, model, estimator, seed).fit(dataset.inputs.iloc[fold.train])
+            table = edge_table(fitted.edge_scores_, fitted.variables_, dataset.context["edges"])
+            fold_metrics.append({"fold": fold.name, "n_test": len(table), **self.score(task, table)})
+            tables.append(table.assign(fold=fold.name))
+            if progress:
+                progress()
+        names = [k for k in fold_metrics[0] if k not in ("fold", "n_test")]
+        metrics = {k: float(np.nanmean([f[k] for f in fold_metrics])) for k in names}
+        return Outcome(metrics, int(np.mean([len(f.train) for f in folds])), len(tables[0]), fold_metrics,
+                       pd.concat(tables, ignore_index=True))
+
+    def score(self, task, table: pd.DataFrame) -> dict[str, float]:
+        out = {}
+        for name in task.spec.metrics:
+            base, _, mode = name.partition("_undirected")
+            if name.endswith("_undirected"):
+                out[name] = safe_metrics([base], table["y_true_undirected"], table["y_pred_undirected"])[base]
+            else:
+                out[name] = safe_metrics([name], table["y_true"], table["y_pred"])[name]
+        return out
+
+
+def edge_table(scores: np.ndarray, variables: Sequence[str], edges: pd.DataFrame) -> pd.DataFrame:
+    """Every ordered pair (i != j) with its score and whether the reference has i -> j (and either way)."""
+    variables = list(variables)
+    n = len(variables)
+    scores = np.asarray(scores, dtype=float)
+    index = {v: i for i, v in enumerate(variables)}
+    truth = np.zeros((n, n), dtype=bool)
+    for s, t in zip(edges["source"], edges["target"]):
+        if s in index and t in index:
+            truth[index[s], index[t]] = True
+    i, j = np.where(~np.eye(n, dtype=bool))
+    either = truth | truth.T
+    undirected = np.maximum(scores, scores.T)
+    return pd.DataFrame({"source": np.array(variables)[i], "target": np.array(variables)[j], "y_true": truth[i, j].astype(int),
+                         "y_pred": scores[i, j], "y_true_undirected": either[i, j].astype(int), "y_pred_undirected": undirected[i, j]})
+
+
+# ---- estimation: an effect with a confidence interval ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """An effect estimate with its standard error, confidence interval and p-value."""
+
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    p: float
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"estimate": self.estimate, "se": self.se, "ci_low": self.ci_low, "ci_high": self.ci_high, "p": self.p, **self.extra}
+
+
+class Estimation(Protocol):
+    """The estimator's effect on the real data (``estimate(inputs) -> Estimate``) and, because a
+    real effect has no known truth, its bias, CI coverage and power on simulated replicates with a
+    known effect (:meth:`replicates`, from the ``simulate`` layer), summarised per scenario.
+
+    Estimator contract: ``estimate(frame) -> Estimate``. A task subclass supplies
+    :meth:`replicates` (scenario name, true effect, data) and may override :meth:`finish`.
+    """
+
+    name = "estimation"
+
+    def replicates(self, seed: int) -> Iterable[tuple[str, float, Any]]:  # noqa: ARG002
+        return ()
+
+    def simulation_table(self, estimator, seed: int) -> pd.DataFrame:
+        """bias, coverage (truth inside the CI), power (p < 0.05) and n per scenario."""
+        rows = []
+        for scenario, truth, data in self.replicates(seed):
+            e = estimator.estimate(data)
+            rows.append({"scenario": scenario, "error": e.estimate - truth, "covered": e.ci_low <= truth <= e.ci_high,
+                         "significant": e.p < 0.05})
+        if not rows:
+            return pd.DataFrame(columns=["scenario", "bias", "coverage", "power", "n"])
+        frame = pd.DataFrame(rows)
+        return frame.groupby("scenario", sort=False).agg(bias=("error", "mean"), coverage=("covered", "mean"),
+                                                         power=("significant", "mean"), n=("error", "size")).reset_index()
+
+    def finish(self, task, dataset, outcome, estimator, *, split, model, seed) -> None:  # noqa: ARG002
+        """After estimating: a task adds its sensitivity analyses to ``outcome.details``."""
+
+    def evaluate(self, task, dataset: Dataset, *, split: str, model: str | None = None, estimator=None, seed: int = 0,
+                 progress: Callable[[], None] | None = None) -> Outcome:
+        (fold,) = task.folds(dataset, split, random_state=seed)
+        fitted = self.make(task, model, estimator, seed)
+        result = fitted.estimate(dataset.inputs.iloc[fold.test])
+        metrics = {k: float(v) for k, v in result.to_dict().items() if k in ("estimate", "se", "ci_low", "ci_high", "p")}
+        table = self.simulation_table(fitted, seed)
+        for row in table.to_dict(orient="records"):
+            for key in ("bias", "coverage", "power"):
+                metrics[f"{key}_{row['scenario']}"] = float(row[key])
+        outcome = Outcome(metrics, len(fold.train), len(fold.test), details={"simulation": table.to_dict(orient="records")})
+        self.finish(task, dataset, outcome, fitted, split=split, model=model, seed=seed)
+        if progress:
+            progress()
+        return outcome
+
+
+# ---- design: an oracle and a generator --------------------------------------------------------------
+
+
+class Design(Protocol):
+    """Design = an oracle learned from measured variants + a generator that proposes new ones.
+
+    Per fold: the task's oracle (``task.oracle(random_state)``, a supervised estimator) is fitted on
+    the training rows and scored on the held-out rows (``oracle_*`` metrics: is it trustworthy?);
+    the generator (the run's model) is fitted on the training rows and proposes ``n_designs``
+    (``generate(n, oracle=..., random_state=...) -> DataFrame`` with the input columns). Designs are
+    scored by :meth:`score_designs`: by default the oracle's predicted fitness (mean and top decile)
+    against the best training variant, diversity (mean pairwise Hamming distance / length) and
+    novelty (share not in the training set). Where the data are simulated the task overrides
+    :meth:`truth` so designs are also scored by the true fitness the oracle never saw.
+    """
+
+    name = "design"
+
+    def __init__(self, *, n_designs: int = 200, sequence: str = "sequence") -> None:
+        self.n_designs = n_designs
+        self.sequence = sequence
+
+    def truth(self, task, designs: pd.DataFrame) -> np.ndarray | None:  # noqa: ARG002
+        """True fitness of designs when the task knows it (simulated ground truth), else None."""
+        return None
+
+    def score_designs(self, task, designs: pd.DataFrame, oracle, train: Dataset) -> dict[str, float]:
+        seqs = designs[self.sequence].astype(str).to_numpy()
+        predicted = np.asarray(oracle.predict(designs), dtype=float)
+        best_train = float(np.max(train.target))
+        out = {
+            "design_mean_predicted": float(np.mean(predicted)),
+            "design_top10pct_predicted": float(np.mean(np.sort(predicted)[-max(1, len(predicted) // 10):])),
+            "design_frac_above_best_train": float(np.mean(predicted > best_train)),
+            "design_diversity": _mean_hamming(seqs),
+            "design_novelty": float(np.mean(~np.isin(seqs, train.inputs[self.sequence].astype(str).to_numpy()))),
+        }
+        true = self.truth(task, designs)
+        if true is not None:
+            out["design_mean_true"] = float(np.mean(true))
+            out["design_top10pct_true"] = float(np.mean(np.sort(true)[-max(1, len(true) // 10):]))
+        return out
+
+    def evaluate(self, task, dataset: Dataset, *, split: str, model: str | None = None, estimator=None, seed: int = 0,
+                 progress: Callable[[], None] | None = None) -> Outcome:
+        folds = task.folds(dataset, split, random_state=seed)
+        fold_metrics, all_designs = [], []
+        for fold in folds:
+            train, test = dataset.subset(fold.train), dataset.subset(fold.test)
+            oracle = task.oracle(random_state=seed).fit(train.inputs, train.target)
+            metrics = {f"oracle_{k}": v for k, v in safe_metrics(
+                [m.removeprefix("oracle_") for m in task.spec.metrics if m.startswith("oracle_")],
+                test.target, oracle.predict(test.inputs)).items()}
+            generator = self.make(task, model, estimator, seed).fit(train.inputs, train.target)
+            designs = generator.generate(self.n_designs, oracle=oracle, random_state=seed)
+            metrics.update(self.score_designs(task, designs, oracle, train))
+            fold_metrics.append({"fold": fold.name, "n_test": len(fold.test), **metrics})
+            all_designs.append(designs.assign(fold=fold.name))
+            if progress:
+                progress()
+        names = [k for k in fold_metrics[0] if k not in ("fold", "n_test")]
+        metrics = {k: float(np.nanmean([f[k] for f in fold_metrics])) for k in names}
+        return Outcome(metrics, int(np.mean([len(f.train) for f in folds])), int(np.mean([len(f.test) for f in folds])),
+                       fold_metrics, pd.concat(all_designs, ignore_index=True))
+
+
+def _mean_hamming(seqs: np.ndarray, *, max_pairs: int = 20000, seed: int = 0) -> float:
+    """Mean pairwise Hamming distance / length over (a seeded sample of) pairs of equal-length designs."""
+    if len(seqs) < 2:
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    i, j = rng.integers(0, len(seqs), size=(2, max_pairs))
+    keep = i != j
+    a = np.array([list(s) for s in seqs], dtype="<U1") if len({len(s) for s in seqs}) == 1 else None
+    if a is None:
+        return float("nan")
+    return float(np.mean((a[i[keep]] != a[j[keep]]).mean(axis=1)))
+
+
+# ---- extraction: documents -> spans / relations ----------------------------------------------------
+
+
+class Extraction(Supervised):
+    """Rows are documents; ``target`` holds each document's gold annotations (a list of tuples:
+    ``(start, end, label, ...)`` spans or ``(head, tail, relation)`` relations). The estimator's
+    ``predict(documents)`` returns the same structure; metrics (``span_f1``, ``span_f1_overlap``,
+    ``relation_f1``...) are micro precision/recall/F1 over all held-out documents, in the registry.
+    """
+
+    name = "extraction"
+
+    def predict(self, estimator, test: Dataset) -> Prediction:
+        return Prediction(np.asarray(estimator.predict(test.inputs), dtype=object))
+
+    def score(self, task, part: Dataset, prediction: Prediction, *, seed: int) -> dict[str, float]:  # noqa: ARG002
+        return safe_metrics(task.spec.metrics, np.asarray(part.target, dtype=object), prediction.score, groups=part.groups)
+
+    def prediction_table(self, part: Dataset, prediction: Prediction, fold: np.ndarray) -> pd.DataFrame:
+        return part.groups.reset_index(drop=True).assign(n_true=[len(t) for t in part.target],
+                                                         n_pred=[len(p) for p in prediction.score], fold=fold)
