@@ -119,22 +119,50 @@ def fetch(
             err.print(f"{sid}: {len(files)} file(s) in {next(iter(files.values())).parent}")
 
 
+def _user_estimator(spec: str):
+    """``pkg.module:Class`` (or ``path/to/file.py:Class``) -> an instance made with no arguments."""
+    import importlib
+    import importlib.util
+
+    where, _, name = spec.partition(":")
+    try:
+        if where.endswith(".py"):
+            loader = importlib.util.spec_from_file_location(Path(where).stem, where)
+            if loader is None or not Path(where).exists():
+                raise FileNotFoundError(where)
+            module = importlib.util.module_from_spec(loader)
+            loader.loader.exec_module(module)
+        else:
+            module = importlib.import_module(where)
+        factory = getattr(module, name)
+        estimator = factory()
+    except (ImportError, FileNotFoundError, AttributeError, TypeError) as error:
+        raise GenotxError(f"--model {spec!r}: cannot make an estimator ({type(error).__name__}: {error}). "
+                          "Fix: give module:Class (importable, or a .py path) whose Class() takes no arguments") from None
+    if not hasattr(estimator, "fit"):
+        raise GenotxError(f"--model {spec!r}: {name} has no fit method. Fix: give a scikit-learn-style estimator")
+    return estimator
+
+
 @app.command()
 def run(
     task: str,
-    model: Annotated[Optional[str], typer.Option(help="baseline name (default: the task's first)")] = None,
+    model: Annotated[Optional[str], typer.Option(help="baseline name (default: the task's first), or module:Class of your own estimator")] = None,
     split: Annotated[Optional[str], typer.Option(help="split name (default: the task's first)")] = None,
     seed: int = 0,
     source: Annotated[Optional[str], typer.Option(help="one of the task's sources (default: its first; see genotx info)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print exactly one JSON record on stdout")] = False,
 ) -> None:
-    """Train and evaluate one (task, model, split, seed)."""
+    """Train and evaluate one (task, model, split, seed); ``--model pkg.module:Class`` scores your own
+    scikit-learn-style estimator under the task's official split, protocol and metrics."""
     from genotx.engine.runner import run as run_once
 
     try:
+        estimator = _user_estimator(model) if model and ":" in model else None
         with _progress() as progress:
             bar = progress.add_task(f"{task}: training and evaluating", total=None)
-            record, _ = run_once(task, model=model, split=split, seed=seed, source=source, progress=lambda: progress.advance(bar))
+            record, _ = run_once(task, model=None if estimator is not None else model, estimator=estimator, split=split,
+                                 seed=seed, source=source, progress=lambda: progress.advance(bar))
     except GenotxError as e:
         _fail(e)
     if as_json:

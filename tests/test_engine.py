@@ -83,7 +83,7 @@ def test_ray_backend_gives_the_same_records_as_local(tmp_path):
 
 
 def test_details_with_survival_curves_and_mr_statistics_get_their_plots():
-    from genotx.report.plots import DETAIL_PLOTS
+    from genotx.report.plots import DETAIL_PLOTS, figure_png
 
     curve = {"n": 3, "time": [1.0, 2.0, 3.0], "survival": [0.9, 0.6, 0.3], "ci_low": [0.7, 0.4, 0.1], "ci_high": [1.0, 0.8, 0.5]}
     stats = {"beta_exposure": [0.1, 0.2, -0.3], "se_exposure": [0.01] * 3, "beta_outcome": [0.2, 0.5, -0.6], "se_outcome": [0.05] * 3}
@@ -93,7 +93,7 @@ def test_details_with_survival_curves_and_mr_statistics_get_their_plots():
         "real_data": {"methods": {"ivw": {"estimate": 2.0}, "mr_egger": {"estimate": 2.1, "intercept": 0.0}}},
         "simulation": {"table": [{"scenario": s, "method": m, "bias": 0.1, "coverage": 0.9} for s in ("a", "b") for m in ("ivw", "mr_egger")]},
     }
-    images = [png for key in details if key in DETAIL_PLOTS for png in DETAIL_PLOTS[key](details)]
+    images = [figure_png(fig) for key in details if key in DETAIL_PLOTS for fig in DETAIL_PLOTS[key](details)]
     assert len(images) == 4 and all(len(png) > 1000 for png in images)
     assert DETAIL_PLOTS["simulation"]({"simulation": {"n_patients": 1000}}) == []  # another task's key, not an MR study
 

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from genotx.data.source import SOURCES, source_sha256
 from genotx.engine.records import ResultStore, RunRecord, run_key
-from genotx.errors import InputError, UnknownNameError
+from genotx.errors import GenotxError, InputError, UnknownNameError
 from genotx.evaluate.outcome import Outcome
 from genotx.tasks.registry import Task, get_task
 from genotx.data.dataset import Dataset
@@ -99,7 +99,15 @@ def run(
         raise UnknownNameError("split", split, task.spec.splits)
     start = time.perf_counter()
     dataset = dataset if dataset is not None else task.load(source=source)
-    outcome = _evaluate(task, dataset, split=split, model=model, estimator=estimator, seed=seed, progress=progress)
+    try:
+        outcome = _evaluate(task, dataset, split=split, model=model, estimator=estimator, seed=seed, progress=progress)
+    except Exception as error:
+        if estimator is None or isinstance(error, GenotxError):
+            raise
+        columns = list(getattr(dataset.inputs, "columns", []))[:12]
+        raise InputError(estimator_name(estimator), f"failed under {task.name}'s protocol ({type(error).__name__}: {error})",
+                         fix=f"the estimator receives the task's raw inputs (columns {columns}, see genotx info {task.name}): "
+                             "put a featurizer in front of it, e.g. a scikit-learn Pipeline") from error
     outcome.fitted = []  # fitted models can be large; the record never holds them
     used = dataset.meta.get("sources", task.spec.sources)
     record = RunRecord(

@@ -72,22 +72,22 @@ def _task_images(store: ResultStore, task_records: list[RunRecord]) -> list[str]
     table = pd.DataFrame(
         [{"model": r.model, "split": r.split, metric: r.metrics.get(metric, np.nan), "std": r.metrics_std.get(metric, 0.0)} for r in task_records]
     )
-    images = [plots.metric_bars(table, metric, f"{spec.name}: {metric}")]
+    figures = [plots.metric_bars(table, metric, f"{spec.name}: {metric}")]
     default = next((r for r in task_records if r.model == spec.default_model and r.split == spec.default_split), task_records[0])
     predictions = store.load_predictions(default.key)
     if predictions is not None and {"y_true", "y_pred"} <= set(predictions.columns):
         title = f"{default.model} / {default.split}"
         if spec.target == "binary":
-            images.append(plots.roc(predictions, title))
+            figures.append(plots.roc(predictions, title))
         elif spec.target == "regression":
-            images.append(plots.predicted_vs_true(predictions, title))
+            figures.append(plots.predicted_vs_true(predictions, title))
     for key in default.details or {}:
         if key in plots.DETAIL_PLOTS:
             try:
-                images.extend(plots.DETAIL_PLOTS[key](default.details))
+                figures.extend(plots.DETAIL_PLOTS[key](default.details))
             except (KeyError, TypeError, ValueError) as err:  # a plot never costs the whole report
                 log.warning("%s: no %r plot (%s: %s)", default.key, key, type(err).__name__, err)
-    return images
+    return [plots.figure_png(fig) for fig in figures]
 
 
 def write_report(out: str | Path) -> Path:

@@ -1,4 +1,5 @@
-"""Plots for the report, drawn with matplotlib and returned as base64 PNG (self-contained HTML)."""
+"""Plots for the report: each function returns a matplotlib ``Figure`` (use it in a notebook, save it,
+or let :func:`figure_png` encode it for the self-contained HTML report, which also closes it)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
 from genotx._registry import Registry  # noqa: E402
@@ -18,14 +20,15 @@ from genotx._registry import Registry  # noqa: E402
 __all__ = ["DETAIL_PLOTS", "figure_png", "predicted_vs_true", "roc", "metric_bars", "kaplan_meier", "mr_scatter", "mr_funnel", "simulation_grid"]
 
 
-def figure_png(fig) -> str:
+def figure_png(fig: Figure) -> str:
+    """The figure as a base64 PNG (for an inline <img>); the figure is closed."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def predicted_vs_true(predictions: pd.DataFrame, title: str) -> str:
+def predicted_vs_true(predictions: pd.DataFrame, title: str) -> Figure:
     fig, ax = plt.subplots(figsize=(4.2, 3.8))
     y, p = predictions["y_true"].to_numpy(float), predictions["y_pred"].to_numpy(float)
     if len(y) > 3000:
@@ -35,19 +38,19 @@ def predicted_vs_true(predictions: pd.DataFrame, title: str) -> str:
     lo, hi = np.nanmin([y.min(), p.min()]), np.nanmax([y.max(), p.max()])
     ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8, ls="--")
     ax.set(xlabel="true", ylabel="predicted", title=title)
-    return figure_png(fig)
+    return fig
 
 
-def roc(predictions: pd.DataFrame, title: str) -> str:
+def roc(predictions: pd.DataFrame, title: str) -> Figure:
     fig, ax = plt.subplots(figsize=(4.2, 3.8))
     fpr, tpr, _ = roc_curve(predictions["y_true"], predictions["y_pred"])
     ax.plot(fpr, tpr)
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title)
-    return figure_png(fig)
+    return fig
 
 
-def metric_bars(table: pd.DataFrame, metric: str, title: str) -> str:
+def metric_bars(table: pd.DataFrame, metric: str, title: str) -> Figure:
     """Primary metric per (model, split), with fold standard deviation as error bars when known."""
     fig, ax = plt.subplots(figsize=(max(4.2, 0.6 * len(table) + 1.5), 3.4))
     labels = table["model"] + "\n" + table["split"]
@@ -55,10 +58,10 @@ def metric_bars(table: pd.DataFrame, metric: str, title: str) -> str:
     ax.set(ylabel=metric, title=title)
     ax.tick_params(axis="x", labelsize=8, labelrotation=35)
     plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")  # long model names stay readable
-    return figure_png(fig)
+    return fig
 
 
-def kaplan_meier(curves: dict[str, dict], title: str) -> str:
+def kaplan_meier(curves: dict[str, dict], title: str) -> Figure:
     """Step survival curves with 95% bands, one per subgroup (``models.survival.kaplan_meier_curves``)."""
     fig, ax = plt.subplots(figsize=(4.8, 3.8))
     for label, c in curves.items():
@@ -66,10 +69,10 @@ def kaplan_meier(curves: dict[str, dict], title: str) -> str:
         ax.fill_between(c["time"], c["ci_low"], c["ci_high"], step="post", alpha=0.15, color=line.get_color())
     ax.set(xlabel="time", ylabel="survival probability", ylim=(0, 1.02), title=title)
     ax.legend(fontsize=7)
-    return figure_png(fig)
+    return fig
 
 
-def mr_scatter(stats: dict[str, list], methods: dict[str, dict], title: str) -> str:
+def mr_scatter(stats: dict[str, list], methods: dict[str, dict], title: str) -> Figure:
     """Variant-outcome vs variant-exposure effects with each estimator's causal slope (intercept for Egger)."""
     bx, by = np.abs(stats["beta_exposure"]), np.sign(stats["beta_exposure"]) * np.asarray(stats["beta_outcome"])
     fig, ax = plt.subplots(figsize=(4.8, 3.8))
@@ -80,10 +83,10 @@ def mr_scatter(stats: dict[str, list], methods: dict[str, dict], title: str) -> 
     ax.axhline(0, color="black", lw=0.5)
     ax.set(xlabel="variant effect on exposure", ylabel="variant effect on outcome", title=title)
     ax.legend(fontsize=7)
-    return figure_png(fig)
+    return fig
 
 
-def mr_funnel(stats: dict[str, list], methods: dict[str, dict], title: str) -> str:
+def mr_funnel(stats: dict[str, list], methods: dict[str, dict], title: str) -> Figure:
     """Per-variant ratio estimates against their precision; asymmetry hints at directional pleiotropy."""
     bx, by, se = (np.asarray(stats[k], float) for k in ("beta_exposure", "beta_outcome", "se_outcome"))
     fig, ax = plt.subplots(figsize=(4.8, 3.8))
@@ -95,10 +98,10 @@ def mr_funnel(stats: dict[str, list], methods: dict[str, dict], title: str) -> s
         ax.axvline(m["estimate"], lw=1.0, label=name, color=f"C{i}")
     ax.set(xlabel="ratio estimate (beta_outcome / beta_exposure)", ylabel="precision |beta_exposure| / se_outcome", title=title)
     ax.legend(fontsize=7)
-    return figure_png(fig)
+    return fig
 
 
-def simulation_grid(table: list[dict], title: str) -> str:
+def simulation_grid(table: list[dict], title: str) -> Figure:
     """Bias and coverage of each estimator in each simulated scenario (a known causal effect)."""
     frame = pd.DataFrame(table)
     fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.4))
@@ -108,10 +111,10 @@ def simulation_grid(table: list[dict], title: str) -> str:
         ax.axhline(ref, color="black", lw=0.7, ls="--")
         ax.set(ylabel=column, xlabel="", title=f"{title}: {column}")
     axes[1].legend(fontsize=7)
-    return figure_png(fig)
+    return fig
 
 
-# Plots drawn from an Outcome's ``details`` (key -> plotter(details) -> PNGs). A task opts in by
+# Plots drawn from an Outcome's ``details`` (key -> plotter(details) -> figures). A task opts in by
 # writing the key; the report needs no knowledge of tasks.
 DETAIL_PLOTS: Registry = Registry("detail plot")
 DETAIL_PLOTS.add("km_out_of_fold", lambda d: [kaplan_meier(d["km_out_of_fold"], "subgroups (out of fold)")])
