@@ -218,7 +218,8 @@ class Supervised(Protocol):
         for f in fits:
             s = np.asarray(f.prediction.score)
             if score is None:
-                score = np.full((len(dataset), *s.shape[1:]), np.nan)
+                score = (np.full((len(dataset), *s.shape[1:]), np.nan) if s.dtype != object
+                         else np.empty(len(dataset), dtype=object))
             score[f.fold.test] = s
             if f.prediction.label is not None:
                 if label is None:
