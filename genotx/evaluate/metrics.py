@@ -78,6 +78,23 @@ _add("macro_f1", lambda y, p: float(skm.f1_score(y, p, average="macro")), needs=
 _add("c_index", _c_index, kind="survival")
 
 
+def _mean_column_pearson(y, p) -> float:
+    """Multi-output target (rows x columns, e.g. samples x pathways): the Pearson r of each column
+    across rows, averaged over columns; a column where either side is constant counts as 0.
+
+    >>> y = np.array([[1.0, 1.0, 1.0], [2.0, 2.0, 2.0], [3.0, 3.0, 3.0]])
+    >>> _mean_column_pearson(y, np.array([[2.0, 3.0, 5.0], [4.0, 2.0, 5.0], [6.0, 1.0, 5.0]]))  # (1 - 1 + 0) / 3
+    0.0
+    """
+    a, b = np.asarray(y, dtype=np.float64), np.asarray(p, dtype=np.float64)
+    a, b = a - a.mean(axis=0), b - b.mean(axis=0)
+    denom = np.sqrt((a**2).sum(axis=0) * (b**2).sum(axis=0))
+    return float(np.where(denom > 0, (a * b).sum(axis=0) / np.where(denom > 0, denom, 1.0), 0.0).mean())
+
+
+_add("mean_column_pearson", _mean_column_pearson)
+
+
 def _top_k_recall(k: int):
     def recall(rank_of_truth, _unused=None) -> float:
         """Fraction of queries whose true answer is ranked within the top k (ranks start at 1)."""
