@@ -2,9 +2,11 @@
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from genotx.cli import app
+from genotx.engine.runner import run as genotx_run
 
 runner = CliRunner()
 
@@ -60,7 +62,7 @@ def test_predict_scores_a_users_file(toy_task, tmp_path, monkeypatch):
 
 
 def test_benchmark_writes_records_and_report(toy_task, tmp_path):
-    result = runner.invoke(app, ["benchmark", "--quick", "--tasks", "toy_regression", "--out", str(tmp_path)])
+    result = runner.invoke(app, ["benchmark", "--tasks", "toy_regression", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "report.html").exists() and len(list((tmp_path / "runs").glob("*.json"))) == 2
 
@@ -78,3 +80,53 @@ def test_predict_refuses_options_the_task_does_not_take(toy_task, tmp_path):
 def test_run_names_an_unknown_source(toy_task):
     result = runner.invoke(app, ["run", "toy_regression", "--source", "nowhere"])
     assert result.exit_code == 2 and "nowhere" in result.output
+
+
+def test_benchmark_prints_a_plain_line_per_run_when_piped_and_nothing_when_quiet(toy_task, tmp_path):
+    result = runner.invoke(app, ["benchmark", "--tasks", "toy_regression", "--seeds", "0-2", "--out", str(tmp_path / "a")])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("done toy_regression")]
+    assert len(lines) == 6 and all("pearson=" in line for line in lines)  # 2 models x 3 seeds
+    quiet = runner.invoke(app, ["benchmark", "--tasks", "toy_regression", "--quiet", "--out", str(tmp_path / "b")])
+    assert quiet.exit_code == 0 and quiet.output.strip() == ""
+
+
+def test_leaderboard_mean_and_std_equal_the_per_seed_records(toy_task, tmp_path):
+    import json
+
+    import numpy as np
+
+    runner.invoke(app, ["benchmark", "--tasks", "toy_regression", "--seeds", "0,1,2", "--full", "--out", str(tmp_path), "-q"])
+    values = [json.loads(p.read_text())["metrics"]["pearson"] for p in (tmp_path / "runs").glob("toy_regression__ridge__random__seed*.json")]
+    assert len(values) == 3
+    result = runner.invoke(app, ["leaderboard", "toy_regression", "--out", str(tmp_path), "--split", "random"])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if line.strip("│┃ ").startswith("ridge"))
+    assert f"{np.mean(values):.4f} ± {np.std(values):.4f}" in row
+    assert runner.invoke(app, ["leaderboard", "toy_regression", "--out", str(tmp_path / "empty")]).exit_code == 2
+
+
+def test_seed_ranges_are_parsed_and_bad_ones_refused(toy_task, tmp_path):
+    result = runner.invoke(app, ["benchmark", "--tasks", "toy_regression", "--seeds", "0-x", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "0-4" in result.output
+
+
+def test_export_then_evaluate_reproduces_the_run(toy_task, tmp_path):
+    import json
+
+    import pandas as pd
+
+    record, outcome = genotx_run(toy_task, model="ridge", split="cold_entity")
+    mine = tmp_path / "mine.csv"
+    outcome.predictions.rename(columns={"y_pred": "prediction"})[["row_id", "prediction"]].to_csv(mine, index=False)
+    result = runner.invoke(app, ["evaluate", "toy_regression", "--split", "cold_entity", "--predictions", str(mine), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == pytest.approx(record.metrics)
+    exported = runner.invoke(app, ["export", "toy_regression", "--split", "random", "--out", str(tmp_path / "files")])
+    assert exported.exit_code == 0, exported.output
+    test = pd.read_csv(tmp_path / "files" / "test.csv")
+    train = pd.read_csv(tmp_path / "files" / "train.csv")
+    assert {"row_id", "a", "b", "c", "target", "group_entity"} <= set(test.columns) and not set(test.row_id) & set(train.row_id)
+    test[["row_id"]].assign(prediction=0.0).iloc[1:].to_csv(mine, index=False)
+    missing = runner.invoke(app, ["evaluate", "toy_regression", "--split", "random", "--predictions", str(mine)])
+    assert missing.exit_code == 2 and "no prediction" in missing.output

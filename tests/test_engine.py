@@ -33,7 +33,7 @@ def test_runs_are_reproducible_with_a_seed(toy_task):
 
 
 def test_killed_benchmark_finishes_only_the_missing_runs(toy_task, tmp_path):
-    planned = plan(["toy_regression"])
+    planned = plan(["toy_regression"], full=True)
     assert len(planned) == 4
     done = []
 
@@ -52,11 +52,11 @@ def test_killed_benchmark_finishes_only_the_missing_runs(toy_task, tmp_path):
 
 
 def test_half_written_record_is_redone(toy_task, tmp_path):
-    benchmark(["toy_regression"], str(tmp_path), quick=True)
+    benchmark(["toy_regression"], str(tmp_path))
     victim = next((tmp_path / "runs").glob("*.json"))
     victim.write_text('{"task": "toy_reg')  # a torn file from an old crash
     started = []
-    benchmark(["toy_regression"], str(tmp_path), quick=True, on_start=lambda p: started.append(p.key))
+    benchmark(["toy_regression"], str(tmp_path), on_start=lambda p: started.append(p.key))
     assert started == [victim.stem]
 
 
@@ -77,8 +77,8 @@ def test_record_round_trip_keeps_nan():
 @pytest.mark.slow
 def test_ray_backend_gives_the_same_records_as_local(tmp_path):
     pytest.importorskip("ray")
-    local = benchmark(["patient_stratification"], str(tmp_path / "local"), quick=True)
-    fanned = benchmark(["patient_stratification"], str(tmp_path / "ray"), quick=True, backend="ray")
+    local = benchmark(["patient_stratification"], str(tmp_path / "local"))
+    fanned = benchmark(["patient_stratification"], str(tmp_path / "ray"), backend="ray")
     assert {r.key: r.metrics for r in local} == {r.key: r.metrics for r in fanned}
 
 

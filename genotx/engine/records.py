@@ -17,7 +17,7 @@ import pandas as pd
 
 from genotx.data.cache import atomic_path, atomic_write_text
 
-__all__ = ["RunRecord", "ResultStore", "run_key"]
+__all__ = ["RunRecord", "ResultStore", "run_key", "leaderboard"]
 
 
 def run_key(task: str, model: str, split: str, seed: int) -> str:
@@ -133,3 +133,41 @@ class ResultStore:
                 db.executemany("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
             db.close()
         return self.out / "runs.sqlite"
+
+
+def leaderboard(records: list[RunRecord], *, metric: str | None = None) -> pd.DataFrame:
+    """Mean and standard deviation over seeds per (task, model, split), as TDC's benchmark groups.
+
+    One row per (task, model, split): ``n_seeds``, ``seeds``, and ``<metric>_mean`` / ``<metric>_std``
+    for every metric the runs report (std over seeds, ddof 0; NaN runs are left out of that metric).
+    ``metric`` sorts the rows by that metric's mean within each task (best first, by the metric's
+    direction).
+
+    Examples
+    --------
+    >>> r = [RunRecord("t", "s", "m", "x", seed, {"auroc": v}, 1, 1, "real") for seed, v in enumerate([0.7, 0.8, 0.9])]
+    >>> row = leaderboard(r).iloc[0]
+    >>> int(row["n_seeds"]), round(row["auroc_mean"], 3), round(row["auroc_std"], 4)
+    (3, 0.8, 0.0816)
+    """
+    rows = []
+    frame = pd.DataFrame([{"task": r.task, "model": r.model, "split": r.split, "seed": r.seed, **r.metrics} for r in records])
+    if frame.empty:
+        return frame
+    names = [c for c in frame.columns if c not in ("task", "model", "split", "seed")]
+    for (task, model, split), part in frame.groupby(["task", "model", "split"], sort=False):
+        row = {"task": task, "model": model, "split": split, "n_seeds": int(part["seed"].nunique()),
+               "seeds": ",".join(str(s) for s in sorted(part["seed"]))}
+        for name in names:
+            values = pd.to_numeric(part[name], errors="coerce").to_numpy(float)
+            finite = values[np.isfinite(values)]
+            row[f"{name}_mean"] = float(finite.mean()) if len(finite) else np.nan
+            row[f"{name}_std"] = float(finite.std()) if len(finite) else np.nan
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if metric and f"{metric}_mean" in table:
+        from genotx.evaluate.metrics import Evaluator
+
+        ascending = not Evaluator(metric).greater_is_better
+        table = table.sort_values(["task", f"{metric}_mean"], ascending=[True, ascending], kind="stable")
+    return table.reset_index(drop=True)

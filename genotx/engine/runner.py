@@ -179,9 +179,9 @@ def _fold_std(outcome: Outcome) -> dict[str, float]:
     return out
 
 
-def plan(tasks: Iterable[str], *, quick: bool = False, seeds: Iterable[int] = (0,)) -> list[PlannedRun]:
-    """The runs of a benchmark: every baseline x split of each task (quick: default split only,
-    default model and the trivial floor)."""
+def plan(tasks: Iterable[str], *, full: bool = False, seeds: Iterable[int] = (0,)) -> list[PlannedRun]:
+    """The runs of a benchmark: the default model and the trivial floor on the default split of each
+    task (``full``: every baseline x split)."""
     runs = []
     for name in tasks:
         task = get_task(name)
@@ -189,8 +189,8 @@ def plan(tasks: Iterable[str], *, quick: bool = False, seeds: Iterable[int] = (0
             continue
         spec = task.spec
         models = [spec.default_model] + ([spec.trivial] if spec.trivial and spec.trivial != spec.default_model else [])
-        models = models if quick else list(spec.baselines)
-        splits = [spec.default_split] if quick else list(spec.splits)
+        models = list(spec.baselines) if full else models
+        splits = list(spec.splits) if full else [spec.default_split]
         runs += [PlannedRun(name, m, s, seed) for s in splits for m in models for seed in seeds]
     return runs
 
@@ -247,7 +247,7 @@ def benchmark(
     tasks: Iterable[str],
     out: str,
     *,
-    quick: bool = False,
+    full: bool = False,
     seeds: Iterable[int] = (0,),
     backend: str = "local",
     address: str | None = None,
@@ -256,12 +256,15 @@ def benchmark(
 ) -> list[RunRecord]:
     """Run every planned run not yet recorded in ``out``; return all records in ``out``.
 
+    By default the default model and the trivial floor of each task on its default split, for each
+    seed; ``full=True`` runs every baseline x split.
+
     ``backend="ray"`` runs them in parallel on a Ray cluster (``address`` of a running cluster, or a
     local one started for the call); records are still written one by one by this process, so a
     killed benchmark resumes the same way.
     """
     store = ResultStore(out)
-    todo = [r for r in plan(tasks, quick=quick, seeds=seeds) if not store.has(r.key)]
+    todo = [r for r in plan(tasks, full=full, seeds=seeds) if not store.has(r.key)]
     if backend == "ray":
         _benchmark_ray(todo, store, on_start, on_done, address)
     elif backend == "local":

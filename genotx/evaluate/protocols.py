@@ -241,6 +241,8 @@ class Supervised(Protocol):
             values = np.array([m.get(name, np.nan) for m in fold_metrics], dtype=float)
             metrics[name] = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
         table = self.prediction_table(pooled, prediction, fold_of[idx].astype(str))
+        if table is not None and len(table) == len(idx) and "row_id" not in table:
+            table.insert(0, "row_id", idx)  # the dataset position: `genotx evaluate` matches predictions by it
         n_train = int(np.mean([len(f.fold.train) for f in fits])) if fits else 0
         return Outcome(metrics, n_train, len(idx), fold_metrics, table)
 

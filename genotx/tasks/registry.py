@@ -117,21 +117,16 @@ class Task:
         dataset = dataset if dataset is not None else self.load()
         return [{"train": dataset.subset(f.train), "test": dataset.subset(f.test)} for f in self.folds(dataset, split, random_state=seed)]
 
-    def get_split(self, split: str | None = None, *, seed: int = 0, dataset: Dataset | None = None, fold: int = 0,
-                  valid_size: float = 0.1) -> dict[str, Dataset]:
-        """TDC-style ``{"train", "valid", "test"}`` Datasets of one fold of ``split``.
-
-        ``valid`` is carved (seeded) out of the fold's training rows the way the split holds out
-        its test rows: whole entities for a cold split (``ColdSplit.group``), rows otherwise. Use it to
-        tune; report on ``test``. ``get_folds`` gives every fold.
-        """
+    def split_positions(self, dataset: Dataset, split: str | None = None, *, seed: int = 0, fold: int = 0,
+                        valid_size: float = 0.1) -> dict[str, np.ndarray]:
+        """Positions into ``dataset`` of the train / valid / test rows of one fold (see :meth:`get_split`)."""
         import numpy as np
         import pandas as pd
 
-        dataset = dataset if dataset is not None else self.load()
         folds = self.folds(dataset, split, random_state=seed)
         if not 0 <= fold < len(folds):
-            raise InputError(f"get_split({split!r})", f"fold {fold} does not exist", fix=f"use 0..{len(folds) - 1}")
+            raise InputError(f"split {split or self.spec.default_split!r}", f"fold {fold} does not exist",
+                             fix=f"use a fold from 0 to {len(folds) - 1}")
         chosen = folds[fold]
         group = getattr(self.module.SPLITS[self._split_name(split)], "group", None)
         train_groups = dataset.groups.iloc[chosen.train]
@@ -141,8 +136,19 @@ class Task:
         n_valid = max(1, int(round(valid_size * len(unique)))) if len(unique) > 1 else 0
         valid_keys = rng.choice(unique, size=n_valid, replace=False) if n_valid else unique[:0]
         in_valid = np.isin(keys, valid_keys)
-        return {"train": dataset.subset(chosen.train[~in_valid]), "valid": dataset.subset(chosen.train[in_valid]),
-                "test": dataset.subset(chosen.test)}
+        return {"train": chosen.train[~in_valid], "valid": chosen.train[in_valid], "test": chosen.test}
+
+    def get_split(self, split: str | None = None, *, seed: int = 0, dataset: Dataset | None = None, fold: int = 0,
+                  valid_size: float = 0.1) -> dict[str, Dataset]:
+        """TDC-style ``{"train", "valid", "test"}`` Datasets of one fold of ``split``.
+
+        ``valid`` is carved (seeded) out of the fold's training rows the way the split holds out
+        its test rows: whole entities for a cold split (``ColdSplit.group``), rows otherwise. Use it to
+        tune; report on ``test``. ``get_folds`` gives every fold.
+        """
+        dataset = dataset if dataset is not None else self.load()
+        positions = self.split_positions(dataset, split, seed=seed, fold=fold, valid_size=valid_size)
+        return {name: dataset.subset(rows) for name, rows in positions.items()}
 
     def cv(self, dataset: Dataset, split: str | None = None, *, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
         """The split as scikit-learn ``cv=`` (a list of (train, test) position arrays).
