@@ -43,10 +43,10 @@ def test_killed_benchmark_finishes_only_the_missing_runs(toy_task, tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        benchmark(["toy_regression"], str(tmp_path), on_done=die_after_two)
+        benchmark(["toy_regression"], str(tmp_path), full=True, on_done=die_after_two)
     assert len(ResultStore(tmp_path).records()) == 2
     started = []
-    records = benchmark(["toy_regression"], str(tmp_path), on_start=lambda p: started.append(p.key))
+    records = benchmark(["toy_regression"], str(tmp_path), full=True, on_start=lambda p: started.append(p.key))
     assert len(started) == 2 and not set(started) & set(done)
     assert len(records) == 4
 
