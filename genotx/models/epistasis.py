@@ -20,11 +20,11 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.linear_model import Ridge
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 from torch.nn import functional as F
 
-from genotx.models.nets import train_network
+from genotx.models.nets import _tensor, train_network
 
 __all__ = ["GlobalEpistasisNet", "GlobalEpistasisRegressor", "torch_threads"]
 
@@ -139,8 +139,15 @@ class GlobalEpistasisRegressor(RegressorMixin, BaseEstimator):
         with torch_threads(self.n_jobs):
             return self._fit(X, y)
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True  # rows are flattened: one-hot (n, length, alphabet) is accepted
+        return tags
+
     def _fit(self, X, y) -> "GlobalEpistasisRegressor":
-        X = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
+        # dense, finite, one length, float32 (as the network computes) -- scikit-learn's validation
+        X, y = validate_data(self, X, y, dtype=np.float32, allow_nd=True, y_numeric=True)
+        X = X.reshape(len(X), int(np.prod(X.shape[1:])))
         y = np.asarray(y, dtype=np.float32)
         self.y_mean_, self.y_std_ = float(y.mean()), float(y.std() or 1.0)
         z = (y - self.y_mean_) / self.y_std_
@@ -159,21 +166,26 @@ class GlobalEpistasisRegressor(RegressorMixin, BaseEstimator):
         )
         self.network_ = net
         self.theta_ = net.latent.weight.detach().numpy()[0].copy()
-        self.n_features_in_ = X.shape[1]
         return self
 
-    def _batches(self, X, fn) -> np.ndarray:
+    def _batches(self, X, part: str) -> np.ndarray:
         check_is_fitted(self, "network_")
-        X = torch.as_tensor(np.asarray(X, dtype=np.float32).reshape(len(X), -1))
+        # no rows is a valid (empty) prediction request
+        X = validate_data(self, X, reset=False, dtype=np.float32, allow_nd=True, ensure_min_samples=0)
+        X = X.reshape(len(X), int(np.prod(X.shape[1:])))
+        if X.shape[1] != self.theta_.shape[0]:
+            raise ValueError(f"X has {X.shape[1]} values per row once flattened, but {type(self).__name__} was fitted on {self.theta_.shape[0]}")
+        X = _tensor(X)
         self.network_.eval()
         with torch.no_grad(), torch_threads(self.n_jobs):
             if len(X) == 0:
                 return np.zeros(0, dtype=np.float32)
+            fn = self.network_ if part == "forward" else getattr(self.network_, part)
             return torch.cat([fn(X[i : i + 8192]) for i in range(0, len(X), 8192)]).numpy()[:, 0]
 
     def latent(self, X) -> np.ndarray:
         """Latent (additive) phenotype ``phi`` of each row."""
-        return self._batches(X, self.network_.phi)
+        return self._batches(X, "phi")
 
     def predict(self, X) -> np.ndarray:
-        return self._batches(X, self.network_) * self.y_std_ + self.y_mean_
+        return self._batches(X, "forward") * self.y_std_ + self.y_mean_

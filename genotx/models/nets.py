@@ -12,10 +12,19 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
 __all__ = ["train_network", "TorchRegressor", "TorchClassifier", "mlp", "cnn1d"]
+
+
+def _tensor(array) -> torch.Tensor:
+    """``torch.as_tensor`` without sharing a read-only buffer (a memory-mapped array): torch wants writable memory."""
+    if isinstance(array, torch.Tensor):
+        return array
+    array = np.asarray(array)
+    return torch.as_tensor(array if array.flags.writeable else array.copy())
 
 
 def train_network(
@@ -41,10 +50,12 @@ def train_network(
     generator = torch.Generator().manual_seed(random_state)
     torch.manual_seed(random_state)
     n = len(X)
+    if len(y) != n:  # the estimators validate their input; direct callers get the same refusal
+        raise ValueError(f"X and y have different numbers of rows: {n} and {len(y)}")
     order = torch.randperm(n, generator=generator).numpy()
     n_valid = int(n * validation_fraction) if validation_fraction and n >= 20 else 0
     valid, train = order[:n_valid], order[n_valid:]
-    X_t, y_t = torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y)
+    X_t, y_t = _tensor(X).to(torch.float32), _tensor(y)
     dataset = torch.utils.data.TensorDataset(X_t[train], y_t[train])
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=generator)
     optimizer = torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=weight_decay)
@@ -119,7 +130,13 @@ class _ChannelsFirst(nn.Module):
 
 
 class _TorchEstimator(BaseEstimator):
-    """Shared fit/predict for torch networks; ``network(input_shape) -> nn.Module``."""
+    """Shared validation, fit and forward pass for torch networks; ``network(input_shape, n_outputs) -> nn.Module``.
+
+    Input is validated as scikit-learn does (:func:`~sklearn.utils.validation.validate_data`): dense,
+    finite, at least one row, X and y of one length, converted to ``float32`` (the dtype the networks
+    compute in). Arrays with more than two axes (one-hot sequences ``(n, length, alphabet)``) are
+    accepted; ``n_features_in_`` is then ``X.shape[1]`` and ``input_shape_`` the whole row shape.
+    """
 
     def __init__(
         self,
@@ -142,6 +159,25 @@ class _TorchEstimator(BaseEstimator):
         self.patience = patience
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True  # one-hot sequences (n, length, alphabet) go in as they are
+        return tags
+
+    def _validate_fit(self, X, y, **y_params) -> tuple[np.ndarray, np.ndarray]:
+        X, y = validate_data(self, X, y, dtype=np.float32, allow_nd=True, **y_params)
+        self.input_shape_ = tuple(X.shape[1:])
+        return X, y
+
+    def _validate_predict(self, X) -> np.ndarray:
+        check_is_fitted(self, "network_")
+        # no rows is a valid (empty) prediction request, as for an empty test group
+        X = validate_data(self, X, reset=False, dtype=np.float32, allow_nd=True, ensure_min_samples=0)
+        expected = getattr(self, "input_shape_", None)  # None: a model pickled before this attribute existed
+        if expected is not None and tuple(X.shape[1:]) != expected:
+            raise ValueError(f"X has rows of shape {tuple(X.shape[1:])}, but {type(self).__name__} was fitted on rows of shape {expected}")
+        return X
+
     def _build(self, X: np.ndarray, n_outputs: int) -> nn.Module:
         torch.manual_seed(self.random_state)
         shape = X.shape[1:]
@@ -149,11 +185,10 @@ class _TorchEstimator(BaseEstimator):
             return mlp(int(np.prod(shape)), n_outputs)
         return self.network(shape, n_outputs)
 
-    def _fit(self, X, y, loss):
-        X = np.asarray(X, dtype=np.float32)
-        self.network_ = self._build(X, self._n_outputs)
+    def _fit(self, X: np.ndarray, y: np.ndarray, loss: nn.Module, n_outputs: int):
+        self.network_ = self._build(X, n_outputs)
         with torch.no_grad():  # materialise lazy layers before the optimizer sees them
-            self.network_(torch.as_tensor(X[:2]))
+            self.network_(_tensor(X[:2]))
         self.history_ = train_network(
             self.network_, X, y, loss=loss, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
             weight_decay=self.weight_decay, validation_fraction=self.validation_fraction,
@@ -161,11 +196,12 @@ class _TorchEstimator(BaseEstimator):
         )
         return self
 
-    def _forward(self, X) -> np.ndarray:
-        check_is_fitted(self, "network_")
-        X = torch.as_tensor(np.asarray(X, dtype=np.float32))
+    def _forward(self, X, n_outputs: int) -> np.ndarray:
+        X = _tensor(self._validate_predict(X))
         self.network_.eval()
         with torch.no_grad():
+            if len(X) == 0:
+                return np.zeros((0, n_outputs), dtype=np.float32)
             return torch.cat([self.network_(X[i : i + 4096]) for i in range(0, len(X), 4096)]).numpy()
 
 
@@ -179,29 +215,46 @@ class TorchRegressor(RegressorMixin, _TorchEstimator):
     >>> model = TorchRegressor(epochs=40, random_state=0).fit(X, y)
     >>> float(np.corrcoef(model.predict(X), y)[0, 1]) > 0.9
     True
+    >>> model.n_features_in_
+    5
+    >>> model.fit(X, y[:-1])
+    Traceback (most recent call last):
+    ...
+    ValueError: Found input variables with inconsistent numbers of samples: [200, 199]
     """
 
-    _n_outputs = 1
-
-    def fit(self, X, y):
-        y = np.asarray(y, dtype=np.float32)
+    def fit(self, X, y) -> "TorchRegressor":
+        X, y = self._validate_fit(X, y, y_numeric=True)
+        y = np.asarray(y, dtype=np.float32)  # mean and std in float32, as the network trains
         self.y_mean_, self.y_std_ = float(y.mean()), float(y.std() or 1.0)
-        return self._fit(X, ((y - self.y_mean_) / self.y_std_)[:, None], nn.MSELoss())
+        return self._fit(X, ((y - self.y_mean_) / self.y_std_)[:, None], nn.MSELoss(), 1)
 
     def predict(self, X) -> np.ndarray:
-        return self._forward(X)[:, 0] * self.y_std_ + self.y_mean_
+        return self._forward(X, 1)[:, 0] * self.y_std_ + self.y_mean_
 
 
 class TorchClassifier(ClassifierMixin, _TorchEstimator):
-    """Classification with cross-entropy; ``predict_proba`` like scikit-learn."""
+    """Classification with cross-entropy; ``predict_proba`` like scikit-learn.
 
-    def fit(self, X, y):
-        self.classes_, codes = np.unique(np.asarray(y), return_inverse=True)
-        self._n_outputs = len(self.classes_)
-        return self._fit(X, torch.as_tensor(codes, dtype=torch.long).numpy(), nn.CrossEntropyLoss())
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 4)).astype("float32"); y = np.where(X[:, 0] > 0, "bound", "unbound")
+    >>> model = TorchClassifier(epochs=20, lr=1e-2, random_state=0).fit(X, y)
+    >>> model.classes_.tolist(), float((model.predict(X) == y).mean()) > 0.9
+    (['bound', 'unbound'], True)
+    """
+
+    def fit(self, X, y) -> "TorchClassifier":
+        X, y = self._validate_fit(X, y)
+        check_classification_targets(y)
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        return self._fit(X, codes.astype(np.int64), nn.CrossEntropyLoss(), len(self.classes_))
 
     def predict_proba(self, X) -> np.ndarray:
-        return torch.softmax(torch.as_tensor(self._forward(X)), dim=1).numpy()
+        check_is_fitted(self, "classes_")
+        return torch.softmax(torch.as_tensor(self._forward(X, len(self.classes_))), dim=1).numpy()
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)  # first: it refuses an unfitted model with NotFittedError
+        return self.classes_[proba.argmax(axis=1)]
