@@ -1,5 +1,6 @@
 """Mendelian randomization: estimators (exact on toy data, R parity on the real lipid data),
-simulations with a known effect, the user file path and the task end to end."""
+simulations with a known effect, the protocol (simulation study, task metric names, any estimator),
+the user file path through the engine, and the task end to end."""
 
 from __future__ import annotations
 
@@ -9,8 +10,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sklearn.base import clone
+
+import genotx
+from genotx.data.dataset import Dataset
+from genotx.data.source import source_files
 from genotx.data.sources.clinical import LIPID_VECTORS, _convert_lipids
-from genotx.errors import InputError
+from genotx.engine.predict import check_options, predict_file
+from genotx.errors import InputError, UnknownNameError
+from genotx.evaluate.protocols import Estimate
+from genotx.simulate.mr import HARMONISED_COLUMNS, SCENARIOS, replicates, simulate_summary_stats
+from genotx.tasks.clinical import mendelian_randomization as mr_task
 from genotx.tasks.clinical.mendelian_randomization.methods import (
     MRMethod,
     SummaryStats,
@@ -21,8 +31,8 @@ from genotx.tasks.clinical.mendelian_randomization.methods import (
     weighted_median,
     weighted_mode,
 )
-from genotx.tasks.clinical.mendelian_randomization.simulation import SCENARIOS, simulate, simulation_study
-from genotx.tasks.clinical import mendelian_randomization as mr_task
+from genotx.tasks.clinical.mendelian_randomization.protocol import TASK_METRICS, MRSimulationStudy
+from genotx.tasks.registry import get_task
 
 
 def _toy(n: int = 12, beta: float = 0.4, intercept: float = 0.0, noise: float = 0.0, seed: int = 0) -> SummaryStats:
@@ -38,7 +48,8 @@ def _toy(n: int = 12, beta: float = 0.4, intercept: float = 0.0, noise: float = 
 def test_every_method_recovers_an_exact_ratio():
     data = _toy(beta=0.4)
     for name in ("ivw", "mr_egger", "weighted_median", "weighted_mode"):
-        result = MRMethod(name).estimate(data, **({"n_boot": 50} if "weighted" in name else {}))
+        result = MRMethod(name, n_boot=50).estimate(data)
+        assert isinstance(result, Estimate)
         assert result.estimate == pytest.approx(0.4, abs=0.01 if name == "weighted_mode" else 1e-9), name
         assert result.ci_low <= result.estimate <= result.ci_high
 
@@ -132,18 +143,42 @@ def test_converter_refuses_a_changed_module(tmp_path):
         _convert_lipids({"module": module}, tmp_path)
 
 
-# --- simulations with a known effect ----------------------------------------------------------
+# --- the estimator contract -----------------------------------------------------------------------
 
-def test_simulation_is_seeded():
-    a, b = simulate(SCENARIOS["directional"], random_state=5), simulate(SCENARIOS["directional"], random_state=5)
-    assert np.array_equal(a.by, b.by)
+def test_mr_method_is_a_clonable_estimator_whose_fit_learns_nothing():
+    method = MRMethod("weighted_mode", n_boot=30, random_state=4)
+    twin = clone(method)
+    assert twin.get_params() == method.get_params() and twin is not method
+    data = _toy(noise=2.0)
+    assert method.fit(None) is method  # a no-op: the engine caches it like any baseline
+    assert twin.estimate(data) == method.estimate(data)
+    frame = pd.DataFrame(dict(zip(HARMONISED_COLUMNS, (data.bx, data.bxse, data.by, data.byse))))
+    assert MRMethod("ivw").estimate(frame) == ivw(data)  # a harmonised frame or SummaryStats
+    assert MRMethod("ivw", n_boot=5).estimate(data) == ivw(data)  # options a method lacks are ignored
+
+
+def test_unknown_method_names_the_valid_ones():
+    with pytest.raises(UnknownNameError, match="ivw"):
+        MRMethod("ivw2").estimate(_toy())
+
+
+# --- simulations with a known effect (simulate layer) and the study (protocol) ---------------------
+
+def test_simulation_is_seeded_and_shaped_like_a_users_file():
+    a = simulate_summary_stats(SCENARIOS["directional"], random_state=5)
+    b = simulate_summary_stats(SCENARIOS["directional"], random_state=5)
+    pd.testing.assert_frame_equal(a, b)
+    assert list(a.columns) == list(HARMONISED_COLUMNS) and len(a) == SCENARIOS["directional"].n_variants
+    reps = list(replicates({"null": SCENARIOS["null"], "weak": SCENARIOS["weak"]}, n_reps=4, random_state=1))
+    assert [r.scenario.name for r in reps] == ["null"] * 4 + ["weak"] * 4
+    again = list(replicates({"weak": SCENARIOS["weak"]}, n_reps=4, random_state=1))
+    assert [r.seed for r in again] != [r.seed for r in reps[4:]]  # a scenario's seeds come from its position
+    assert all(r.data.equals(simulate_summary_stats(r.scenario, random_state=r.seed)) for r in reps)
 
 
 def test_robust_methods_beat_ivw_under_directional_pleiotropy_and_ivw_covers_when_valid():
-    table = simulation_study(
-        scenarios={k: SCENARIOS[k] for k in ("valid", "directional")},
-        methods=("ivw", "mr_egger", "weighted_median"), n_reps=200, n_boot=50, random_state=0,
-    ).set_index(["scenario", "method"])
+    study = MRSimulationStudy(n_reps=200, n_boot=50, scenarios={k: SCENARIOS[k] for k in ("valid", "directional")})
+    table = study.study({m: MRMethod(m) for m in ("ivw", "mr_egger", "weighted_median")}, seed=0).set_index(["scenario", "method"])
     bias = table["bias"].abs()
     assert bias["directional", "ivw"] > 0.1  # the pleiotropy really biases IVW
     assert bias["directional", "mr_egger"] < bias["directional", "ivw"] / 2
@@ -152,6 +187,50 @@ def test_robust_methods_beat_ivw_under_directional_pleiotropy_and_ivw_covers_whe
     assert 0.9 <= table.loc[("valid", "ivw"), "coverage"] <= 0.995
     assert abs(table.loc[("valid", "ivw"), "bias"]) < 0.02
     assert table.loc[("valid", "ivw"), "power"] > 0.9
+
+
+def test_study_seeds_each_replicates_bootstrap_and_runs_n_boot_resamples():
+    study = MRSimulationStudy(n_reps=3, n_boot=40, scenarios={"valid": SCENARIOS["valid"]})
+    table = study.study({"wm": MRMethod("weighted_median", n_boot=1000, random_state=99)}, seed=2)
+    by_hand = [weighted_median(SummaryStats.from_frame(r.data), n_boot=40, random_state=r.seed)
+               for r in replicates(study.scenarios, n_reps=3, random_state=2)]
+    assert table.loc[0, "mean_estimate"] == pytest.approx(np.mean([e.estimate for e in by_hand]), abs=1e-15)
+    assert table.loc[0, "mean_se"] == pytest.approx(np.mean([e.se for e in by_hand]), abs=1e-15)
+
+
+def _toy_dataset(n: int = 15) -> Dataset:
+    data = _toy(n=n, noise=1.5, seed=3)
+    inputs = pd.DataFrame({"SNP": [f"rs{i}" for i in range(n)], **dict(zip(HARMONISED_COLUMNS, (data.bx, data.bxse, data.by, data.byse)))})
+    return Dataset("mendelian_randomization", inputs, inputs["beta_outcome"].to_numpy(), pd.DataFrame({"variant": inputs["SNP"]}),
+                   meta={"data_kind": "simulated", "exposure": "toy", "outcome": "toy"})
+
+
+def test_protocol_reports_the_task_metric_names_and_every_baselines_study():
+    task = get_task("mendelian_randomization")
+    study = MRSimulationStudy(n_reps=10, n_boot=10)
+    outcome = study.evaluate(task, _toy_dataset(), split="all_variants", model="mr_egger", seed=0)
+    assert list(outcome.metrics) == list(mr_task.SPEC.metrics)
+    assert outcome.metrics["estimate"] == mr_egger(SummaryStats.from_frame(_toy_dataset().inputs)).estimate
+    table = pd.DataFrame(outcome.details["simulation"]["table"]).set_index(["scenario", "method"])
+    assert set(table.index.get_level_values("method")) == set(mr_task.MODELS)
+    for name, base in TASK_METRICS.items():  # the run's metrics are its own rows of the baselines' study
+        stat, scenario = base.split("_", 1)
+        assert outcome.metrics[name] == table.loc[(scenario, "mr_egger"), stat], name
+    assert set(outcome.details) == {"exposure", "outcome", "real_data", "summary_stats", "simulation"}
+    assert outcome.n_train == outcome.n_test == 15
+
+
+def test_cross_validate_scores_any_estimator_with_the_estimate_contract():
+    class Ratio(MRMethod):  # your own estimator: the median Wald ratio, a normal CI from the IVW SE
+        def estimate(self, data):
+            s = SummaryStats.from_frame(data)
+            est, se = float(np.median(s.ratio)), ivw(s).se
+            return Estimate(est, se, est - 1.96 * se, est + 1.96 * se, 0.01)
+
+    record = genotx.cross_validate("mendelian_randomization", Ratio(), dataset=_toy_dataset())
+    assert record.metrics["estimate"] == pytest.approx(np.median(SummaryStats.from_frame(_toy_dataset().inputs).ratio))
+    assert list(record.metrics) == list(mr_task.SPEC.metrics) and record.metrics["power"] == 1.0
+    assert record.model.endswith("Ratio")
 
 
 # --- the user file path (no network) -------------------------------------------------------------
@@ -168,15 +247,25 @@ def _good_csv(n: int = 6) -> str:
     return "SNP,beta_exposure,se_exposure,beta_outcome,se_outcome\n" + "\n".join(rows) + "\n"
 
 
-def test_predict_file_writes_every_method(tmp_path):
-    out = mr_task.predict_file(_write(tmp_path, _good_csv()), tmp_path / "est.json", n_boot=100)
-    result = json.loads(out.read_text())
+def test_format_predictions_gives_every_method_as_json(tmp_path):
+    frame = mr_task.read_input(_write(tmp_path, _good_csv()))
+    result = mr_task.format_predictions(frame, MRMethod("mr_egger"), n_boot=100)
     assert set(result["methods"]) == {"ivw", "mr_egger", "weighted_median", "weighted_mode"}
     for values in result["methods"].values():
         assert {"estimate", "se", "ci_low", "ci_high", "p"} <= set(values)
     assert {"intercept", "intercept_p"} <= set(result["methods"]["mr_egger"])
     assert {"q", "q_df", "q_p", "i2"} <= set(result["heterogeneity"])
     assert result["n_variants"] == 6 and len(result["leave_one_out"]) == 6
+    assert result["default_method"] == "mr_egger" and result["variants"] == [f"rs{i}" for i in range(6)]
+    json.dumps(result)
+
+
+def test_predict_options_are_typed_and_a_zero_seed_is_allowed():
+    task = get_task("mendelian_randomization")
+    assert check_options(task, {"n_boot": "200", "random_state": "0"}) == {"n_boot": 200, "random_state": 0}
+    for bad in ({"random_state": "-1"}, {"n_boot": "0"}, {"n_boot": "many"}, {"reference": "x.fa"}):
+        with pytest.raises(InputError):
+            check_options(task, bad)
 
 
 def test_mr_keep_false_rows_are_skipped(tmp_path):
@@ -209,7 +298,7 @@ def test_bad_user_files_name_the_line_and_write_nothing(tmp_path, edit, line, me
     path = _write(tmp_path, edit(_good_csv()))
     out = tmp_path / "est.json"
     with pytest.raises(InputError, match=message) as err:
-        mr_task.predict_file(path, out)
+        predict_file("mendelian_randomization", path, out)  # refused by read_input, before any model
     assert err.value.line == line and str(path) in str(err.value)
     assert not out.exists()
 
@@ -257,11 +346,14 @@ def test_task_runs_end_to_end_with_simulation_table(lipids):
 
 
 @pytest.mark.slow
-def test_predict_on_real_hdl_statistics(tmp_path, lipids):
-    raw = pd.read_csv(mr_task.source_files("twosamplemr_lipids_chd")["summary"])
+def test_predict_on_real_hdl_statistics_reuses_the_cached_method(tmp_path, lipids, monkeypatch):
+    raw = pd.read_csv(source_files("twosamplemr_lipids_chd")["summary"])
     path = tmp_path / "hdl.csv"
     pd.DataFrame({"SNP": raw["variant"], "beta_exposure": raw["hdlc"], "se_exposure": raw["hdlcse"],
                   "beta_outcome": raw["chdlodds"], "se_outcome": raw["chdloddsse"]}).to_csv(path, index=False)
-    result = json.loads(mr_task.predict_file(path, tmp_path / "est.json").read_text())
-    assert result["n_variants"] == 28
-    assert result["methods"]["ivw"]["estimate"] < 0  # HDL-c raising alleles: lower CHD log-odds by IVW
+    first = json.loads(predict_file("mendelian_randomization", path, tmp_path / "a.json", n_boot=200).read_text())
+    assert first["n_variants"] == 28 and first["default_method"] == "ivw"
+    assert first["methods"]["ivw"]["estimate"] < 0  # HDL-c raising alleles: lower CHD log-odds by IVW
+    monkeypatch.setattr(mr_task, "load", lambda **_: pytest.fail("a second predict must not load or refit"))
+    second = json.loads(predict_file("mendelian_randomization", path, tmp_path / "b.json", n_boot=200).read_text())
+    assert second == first

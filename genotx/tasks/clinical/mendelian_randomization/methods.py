@@ -4,7 +4,8 @@ Input: per variant *j* its association with the exposure ``bx`` (standard error 
 the outcome ``by`` (``byse``), both per copy of the same effect allele (:class:`SummaryStats`, or a
 DataFrame with TwoSampleMR's columns ``beta_exposure, se_exposure, beta_outcome, se_outcome``).
 
-Estimators (each returns an :class:`MRResult` with estimate, SE, normal-theory CI and p-value):
+Estimators (each returns an :class:`~genotx.evaluate.protocols.Estimate`: estimate, SE,
+normal-theory CI, p-value and extras):
 
 * :func:`ivw`: inverse-variance weighted, first-order weights ``bx^2 / byse^2``; ``effects="fixed"``
   or multiplicative ``"random"`` (SE scaled by ``max(1, residual SE)``), as R MendelianRandomization.
@@ -17,25 +18,31 @@ Estimators (each returns an :class:`MRResult` with estimate, SE, normal-theory C
   estimates (bandwidth ``phi * 0.9 * min(sd, mad) / J^(1/5)``, second-order "delta" weights by
   default); SE = MAD of a seeded parametric bootstrap.
 
-Plus :func:`cochran_q` (heterogeneity) and :func:`leave_one_out`. Every function takes the data as
-its one positional argument; options are keyword-only.
+Plus :func:`cochran_q` (heterogeneity), :func:`leave_one_out` and :func:`analyse` (all of them on one
+data set). Every function takes the data as its one positional argument; options are keyword-only.
+:class:`MRMethod` is a task baseline: a scikit-learn-style estimator (``get_params``, ``clone``) whose
+contract is the estimation protocol's ``estimate(frame) -> Estimate``; it learns nothing, so ``fit``
+is a no-op.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+from sklearn.base import BaseEstimator
 
-from genotx.errors import InputError
+from genotx.errors import InputError, UnknownNameError
+from genotx.evaluate.protocols import Estimate
+from genotx.simulate.mr import HARMONISED_COLUMNS
 
 __all__ = [
     "SummaryStats",
-    "MRResult",
     "MRMethod",
     "METHODS",
     "HARMONISED_COLUMNS",
@@ -45,11 +52,9 @@ __all__ = [
     "weighted_mode",
     "cochran_q",
     "leave_one_out",
+    "analyse",
     "as_summary",
 ]
-
-#: TwoSampleMR's harmonised column names, in the order of :class:`SummaryStats`' fields.
-HARMONISED_COLUMNS: tuple[str, ...] = ("beta_exposure", "se_exposure", "beta_outcome", "se_outcome")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,28 +132,10 @@ def as_summary(data: SummaryStats | pd.DataFrame) -> SummaryStats:
     return data if isinstance(data, SummaryStats) else SummaryStats.from_frame(data)
 
 
-@dataclass(frozen=True)
-class MRResult:
-    """One causal estimate: ``estimate``, ``se``, ``ci_low``, ``ci_high``, two-sided ``p`` and extras."""
-
-    method: str
-    estimate: float
-    se: float
-    ci_low: float
-    ci_high: float
-    p: float
-    n_variants: int
-    extra: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return {"estimate": self.estimate, "se": self.se, "ci_low": self.ci_low, "ci_high": self.ci_high,
-                "p": self.p, **self.extra}
-
-
-def _normal_result(method: str, estimate: float, se: float, n: int, alpha: float, **extra) -> MRResult:
+def _normal_result(estimate: float, se: float, alpha: float, **extra) -> Estimate:
     z = stats.norm.ppf(1 - alpha / 2)
     p = 2 * stats.norm.sf(abs(estimate / se)) if se > 0 else float("nan")
-    return MRResult(method, float(estimate), float(se), float(estimate - z * se), float(estimate + z * se), float(p), n, extra)
+    return Estimate(float(estimate), float(se), float(estimate - z * se), float(estimate + z * se), float(p), extra)
 
 
 def _need(data: SummaryStats, n: int, method: str) -> None:
@@ -174,7 +161,7 @@ def cochran_q(data: SummaryStats | pd.DataFrame) -> dict[str, float]:
     return {"q": q, "q_df": float(df), "q_p": float(stats.chi2.sf(q, df)), "i2": float(max(0.0, (q - df) / q)) if q > 0 else 0.0}
 
 
-def ivw(data: SummaryStats | pd.DataFrame, *, effects: Literal["random", "fixed"] = "random", alpha: float = 0.05) -> MRResult:
+def ivw(data: SummaryStats | pd.DataFrame, *, effects: Literal["random", "fixed"] = "random", alpha: float = 0.05) -> Estimate:
     """Inverse-variance weighted estimate (first-order weights).
 
     ``effects="random"`` multiplies the fixed-effect SE by ``max(1, sqrt(Q / (J - 1)))``.
@@ -199,7 +186,7 @@ def ivw(data: SummaryStats | pd.DataFrame, *, effects: Literal["random", "fixed"
         extra.update(het, residual_se=residual_se)
         if effects == "random":
             se *= max(1.0, residual_se)
-    return _normal_result("ivw", estimate, se, len(data), alpha, **extra)
+    return _normal_result(estimate, se, alpha, **extra)
 
 
 def _isq_gx(bx: np.ndarray, bxse: np.ndarray) -> float:
@@ -210,7 +197,7 @@ def _isq_gx(bx: np.ndarray, bxse: np.ndarray) -> float:
     return float(max(0.0, (q - (len(y) - 1)) / q)) if q > 0 else 0.0
 
 
-def mr_egger(data: SummaryStats | pd.DataFrame, *, alpha: float = 0.05) -> MRResult:
+def mr_egger(data: SummaryStats | pd.DataFrame, *, alpha: float = 0.05) -> Estimate:
     """MR-Egger: weighted regression with intercept on variants oriented to ``bx > 0``.
 
     The slope is the causal estimate; the intercept estimates average directional pleiotropy
@@ -251,7 +238,7 @@ def mr_egger(data: SummaryStats | pd.DataFrame, *, alpha: float = 0.05) -> MRRes
         "rucker_q_p": float(stats.chi2.sf(rucker_q, df)),
         "i2_gx": _isq_gx(data.bx, data.bxse),
     }
-    return _normal_result("mr_egger", coef[1], se_slope, len(bx), alpha, **extra)
+    return _normal_result(coef[1], se_slope, alpha, **extra)
 
 
 def _weighted_median_rows(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -270,7 +257,7 @@ def _weighted_median_rows(values: np.ndarray, weights: np.ndarray) -> np.ndarray
 
 def weighted_median(
     data: SummaryStats | pd.DataFrame, *, n_boot: int = 1000, random_state: int = 0, alpha: float = 0.05
-) -> MRResult:
+) -> Estimate:
     """Weighted median of the ratio estimates (weights ``bx^2 / byse^2``), bootstrap SE.
 
     The bootstrap redraws ``bx ~ N(bx, bxse)`` and ``by ~ N(by, byse)`` ``n_boot`` times (seeded)
@@ -290,7 +277,7 @@ def weighted_median(
     bx = rng.normal(data.bx, data.bxse, size=(n_boot, len(data)))
     by = rng.normal(data.by, data.byse, size=(n_boot, len(data)))
     se = float(np.std(_weighted_median_rows(by / bx, weights), ddof=1))
-    return _normal_result("weighted_median", estimate, se, len(data), alpha, n_boot=n_boot)
+    return _normal_result(estimate, se, alpha, n_boot=n_boot)
 
 
 def _mad(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -343,7 +330,7 @@ def weighted_mode(
     n_boot: int = 1000,
     random_state: int = 0,
     alpha: float = 0.05,
-) -> MRResult:
+) -> Estimate:
     """Hartwig's weighted mode-based estimate (MBE) with a seeded parametric-bootstrap SE (MAD).
 
     Weights are ``1 / se_ratio^2`` with the second-order (delta) SE of each ratio estimate, or the
@@ -368,7 +355,7 @@ def weighted_mode(
     rng = np.random.default_rng(random_state)
     boot = _kde_mode_rows(rng.normal(ratio, se, size=(n_boot, len(data))), weights, phi)
     boot_se = float(_mad(boot))
-    return _normal_result("weighted_mode", estimate, boot_se, len(data), alpha, n_boot=n_boot, phi=phi, se_ratio=se_ratio)
+    return _normal_result(estimate, boot_se, alpha, n_boot=n_boot, phi=phi, se_ratio=se_ratio)
 
 
 def leave_one_out(data: SummaryStats | pd.DataFrame, *, effects: Literal["random", "fixed"] = "random",
@@ -383,23 +370,23 @@ def leave_one_out(data: SummaryStats | pd.DataFrame, *, effects: Literal["random
     return pd.DataFrame(rows)
 
 
-METHODS: dict[str, Callable[..., MRResult]] = {
+METHODS: dict[str, Callable[..., Estimate]] = {
     "ivw": ivw,
     "mr_egger": mr_egger,
     "weighted_median": weighted_median,
     "weighted_mode": weighted_mode,
 }
-_SEEDED = ("weighted_median", "weighted_mode")
 
 
-class MRMethod:
-    """A configured MR estimator (a task baseline): ``MRMethod("ivw").estimate(data) -> MRResult``.
+class MRMethod(BaseEstimator):
+    """A configured MR estimator (a task baseline): ``MRMethod("ivw").estimate(frame) -> Estimate``.
 
-    Parameters
-    ----------
-    method : one of ``METHODS`` (``ivw``, ``mr_egger``, ``weighted_median``, ``weighted_mode``).
-    random_state : seed of the bootstrap (methods that use one).
-    options : keyword options of the method's function (``effects``, ``n_boot``, ``phi``, ``alpha``...).
+    ``frame`` is a DataFrame with :data:`HARMONISED_COLUMNS` (``SNP`` optional) or a
+    :class:`SummaryStats`. Each method takes the parameters its function has (``effects`` for
+    ``ivw``; ``n_boot``, ``random_state`` for the bootstrap of ``weighted_median`` and
+    ``weighted_mode``; ``phi``, ``se_ratio`` for ``weighted_mode``; ``alpha`` for all) and ignores
+    the rest. ``fit`` learns nothing (MR estimates from the data it is given); it exists so that the
+    engine can cache a baseline like any other.
 
     Examples
     --------
@@ -408,21 +395,42 @@ class MRMethod:
     0.5
     """
 
-    def __init__(self, method: str, *, random_state: int = 0, **options) -> None:
-        if method not in METHODS:
-            from genotx.errors import UnknownNameError
-
-            raise UnknownNameError("MR method", method, METHODS)
+    def __init__(self, method: str = "ivw", *, effects: Literal["random", "fixed"] = "random", n_boot: int = 1000,
+                 phi: float = 1.0, se_ratio: Literal["delta", "first_order"] = "delta", alpha: float = 0.05,
+                 random_state: int = 0) -> None:
         self.method = method
+        self.effects = effects
+        self.n_boot = n_boot
+        self.phi = phi
+        self.se_ratio = se_ratio
+        self.alpha = alpha
         self.random_state = random_state
-        self.options = options
 
-    def __repr__(self) -> str:
-        opts = "".join(f", {k}={v!r}" for k, v in self.options.items())
-        return f"MRMethod({self.method!r}, random_state={self.random_state}{opts})"
+    def fit(self, X=None, y=None) -> MRMethod:  # noqa: ARG002 - nothing to learn
+        """No-op: an MR estimate is computed from the summary statistics passed to :meth:`estimate`."""
+        return self
 
-    def estimate(self, data: SummaryStats | pd.DataFrame, **overrides) -> MRResult:
-        options = {**self.options, **overrides}
-        if self.method in _SEEDED:
-            options.setdefault("random_state", self.random_state)
-        return METHODS[self.method](as_summary(data), **options)
+    def estimate(self, data: SummaryStats | pd.DataFrame) -> Estimate:
+        if self.method not in METHODS:
+            raise UnknownNameError("MR method", self.method, METHODS)
+        fn = METHODS[self.method]
+        accepted = inspect.signature(fn).parameters
+        return fn(as_summary(data), **{k: v for k, v in self.get_params().items() if k != "method" and k in accepted})
+
+
+def analyse(data: SummaryStats | pd.DataFrame, *, random_state: int = 0, n_boot: int = 1000) -> dict:
+    """Every estimator, heterogeneity (Cochran's and Rucker's Q, I^2_GX) and IVW leave-one-out on one data set.
+
+    Examples
+    --------
+    >>> s = SummaryStats(bx=[0.1, 0.2, 0.3, 0.4], bxse=[0.01] * 4, by=[0.06, 0.11, 0.16, 0.21], byse=[0.02] * 4)
+    >>> out = analyse(s, n_boot=20)
+    >>> sorted(out["methods"]), out["n_variants"], len(out["leave_one_out"])
+    (['ivw', 'mr_egger', 'weighted_median', 'weighted_mode'], 4, 4)
+    """
+    data = as_summary(data)
+    methods = {name: MRMethod(name, random_state=random_state, n_boot=n_boot).estimate(data).to_dict() for name in METHODS}
+    egger = mr_egger(data).extra
+    heterogeneity = {**cochran_q(data), **{k: egger[k] for k in ("rucker_q", "rucker_q_df", "rucker_q_p", "i2_gx")}}
+    return {"methods": methods, "heterogeneity": heterogeneity,
+            "leave_one_out": leave_one_out(data).to_dict(orient="records"), "n_variants": len(data)}
