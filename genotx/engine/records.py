@@ -166,8 +166,12 @@ def leaderboard(records: list[RunRecord], *, metric: str | None = None) -> pd.Da
         rows.append(row)
     table = pd.DataFrame(rows)
     if metric and f"{metric}_mean" in table:
+        from genotx.errors import GenotxError
         from genotx.evaluate.metrics import Evaluator
 
-        ascending = not Evaluator(metric).greater_is_better
+        try:
+            ascending = not Evaluator(metric).greater_is_better
+        except GenotxError:  # a reported quantity (an effect estimate), not a score: no "best"
+            return table.reset_index(drop=True)
         table = table.sort_values(["task", f"{metric}_mean"], ascending=[True, ascending], kind="stable")
     return table.reset_index(drop=True)

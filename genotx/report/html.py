@@ -1,6 +1,10 @@
-"""``report.html``: one table of all runs and, per task, plots; one self-contained file.
+"""``report.html``: one self-contained page (no network request) built only from run records.
 
-The report reads only run records (and their saved predictions); it never reruns anything.
+Sections: a summary of every task (default model vs its trivial floor, mean ± std over seeds, data
+kind badge); per task a sortable leaderboard (every model x split), plots drawn from the records and
+saved predictions (metric bars, predicted vs true or ROC, and the task's own detail plots such as
+Kaplan-Meier curves or MR scatter), and the provenance of its runs (data sha256, versions, seeds,
+time); then every run in one table. The report never reruns anything.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from genotx.data.cache import atomic_write_text
-from genotx.engine.records import ResultStore, RunRecord
+from genotx.engine.records import ResultStore, RunRecord, leaderboard
 from genotx.report import plots
 from genotx.tasks.registry import get_task
 
@@ -24,30 +28,54 @@ __all__ = ["write_report", "runs_table"]
 _TEMPLATE = jinja2.Environment(autoescape=True).from_string(
     """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>genotx benchmark report</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
-body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
-table{border-collapse:collapse;font-size:13px;margin:1em 0}
-th,td{border:1px solid #ccc;padding:3px 7px;text-align:left}
-th{background:#f2f2f2} td.num{text-align:right;font-variant-numeric:tabular-nums}
-.kind-real{color:#1a7f37}.kind-semi-synthetic{color:#9a6700}.kind-simulated{color:#cf222e}
-.task{border-top:2px solid #ddd;margin-top:2em} img{margin:4px}
-.note{color:#555;font-size:13px}
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1240px;padding:0 1em;color:#222}
+table{border-collapse:collapse;font-size:13px;margin:.6em 0}
+th,td{border:1px solid #ccc;padding:3px 7px;text-align:left} th{background:#f2f2f2;cursor:pointer;user-select:none}
+td.num{text-align:right;font-variant-numeric:tabular-nums} tr.trivial td{color:#777}
+.badge{border-radius:4px;padding:1px 6px;font-size:12px;color:#fff}
+.kind-real{background:#1a7f37}.kind-semi-synthetic{background:#9a6700}.kind-simulated{background:#cf222e}
+.task{border-top:2px solid #ddd;margin-top:2em} .plots{display:flex;flex-wrap:wrap;gap:6px}
+.plot{border:1px solid #eee} .note{color:#555;font-size:13px} details{margin:.5em 0}
+code{font-size:12px}
 </style></head><body>
 <h1>genotx benchmark report</h1>
-<p class="note">{{ n_runs }} runs over {{ n_tasks }} tasks. Data kind: <span class="kind-real">real</span> =
-measured data; <span class="kind-semi-synthetic">semi-synthetic</span> = known truth built from real parts;
-<span class="kind-simulated">simulated</span> = generated. Metrics are pooled over the split's held-out rows;
-&plusmn; is the standard deviation over folds where a split has several.</p>
-<h2>All runs</h2>
-{{ table|safe }}
+<p class="note">{{ n_runs }} runs over {{ n_tasks }} tasks. Data kind:
+<span class="badge kind-real">real</span> measured data;
+<span class="badge kind-semi-synthetic">semi-synthetic</span> known truth built from real parts;
+<span class="badge kind-simulated">simulated</span> generated. Numbers are means over seeds &plusmn;
+standard deviation over seeds (when a run has several folds, its metric is pooled over the folds'
+held-out rows). Click a column header to sort.</p>
+<h2>Summary</h2>
+{{ summary|safe }}
 {% for t in tasks %}
-<div class="task"><h2>{{ t.number }}. {{ t.title }} <code>{{ t.name }}</code>
- <span class="kind-{{ t.data_kind }}">({{ t.data_kind }})</span></h2>
+<div class="task" id="{{ t.name }}"><h2>{{ t.number }}. {{ t.title }} <code>{{ t.name }}</code>
+ <span class="badge kind-{{ t.data_kind }}">{{ t.data_kind }}</span></h2>
 <p><b>Formulation:</b> {{ t.formulation }}<br><b>Stage:</b> {{ t.stage }} &middot; <b>primary metric:</b>
-{{ t.metric }}{% if t.note %}<br><b>Data:</b> {{ t.note }}{% endif %}</p>
-{% for img in t.images %}<img src="data:image/png;base64,{{ img }}" alt="plot">{% endfor %}
+{{ t.metric }} &middot; <b>trivial floor:</b> {{ t.trivial or "none" }}{% if t.note %}<br><b>Data:</b> {{ t.note }}{% endif %}</p>
+{{ t.board|safe }}
+<div class="plots">{% for img in t.images %}<img class="plot" src="data:image/png;base64,{{ img }}" alt="{{ t.name }} plot {{ loop.index }}">{% endfor %}</div>
+<details><summary>Provenance of {{ t.n_runs }} run(s)</summary>{{ t.provenance|safe }}</details>
 </div>
 {% endfor %}
+<h2>All runs</h2>
+<details><summary>{{ n_runs }} runs</summary>{{ table|safe }}</details>
+<script>
+document.querySelectorAll("table.sortable th").forEach(function (th) {
+  th.addEventListener("click", function () {
+    var table = th.closest("table"), body = table.tBodies[0], index = Array.prototype.indexOf.call(th.parentNode.children, th);
+    var rows = Array.prototype.slice.call(body.rows), asc = th.dataset.asc !== "1";
+    rows.sort(function (a, b) {
+      var x = a.cells[index].textContent, y = b.cells[index].textContent, fx = parseFloat(x), fy = parseFloat(y);
+      var c = (!isNaN(fx) && !isNaN(fy)) ? fx - fy : x.localeCompare(y);
+      return asc ? c : -c;
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+    th.dataset.asc = asc ? "1" : "0";
+  });
+});
+</script>
 </body></html>"""
 )
 
@@ -66,21 +94,64 @@ def runs_table(records: list[RunRecord]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _task_images(store: ResultStore, task_records: list[RunRecord]) -> list[str]:
-    spec = get_task(task_records[0].task).spec
+def _html(frame: pd.DataFrame, *, trivial_rows: np.ndarray | None = None) -> str:
+    html = frame.to_html(index=False, escape=True, border=0, na_rep="", classes="sortable")
+    if trivial_rows is not None:  # grey out the trivial floor's rows
+        lines, out, row = html.split("\n"), [], -1
+        for line in lines:
+            if line.strip() == "<tr>" and row >= -1:
+                row += 1
+                if row > 0 and trivial_rows[row - 1]:
+                    line = line.replace("<tr>", '<tr class="trivial">')
+            out.append(line)
+        html = "\n".join(out)
+    return html
+
+
+def _mean_std(mean: float, std: float, n: int) -> str:
+    if mean != mean:
+        return "nan"
+    return f"{mean:.3f}" + (f" ± {std:.3f}" if n > 1 else "")
+
+
+def _board(task_records: list[RunRecord], spec) -> tuple[str, pd.DataFrame]:
+    board = leaderboard(task_records, metric=spec.primary_metric)
+    metrics = [m for m in spec.metrics if f"{m}_mean" in board][:5]
+    frame = pd.DataFrame({"model": board["model"], "split": board["split"], "seeds": board["n_seeds"]})
+    for m in metrics:
+        frame[m] = [_mean_std(a, b, n) for a, b, n in zip(board[f"{m}_mean"], board[f"{m}_std"], board["n_seeds"])]
+    return _html(frame, trivial_rows=(board["model"] == spec.trivial).to_numpy()), board
+
+
+def _provenance(task_records: list[RunRecord]) -> str:
+    rows = []
+    for r in task_records:
+        sources = r.provenance.get("sources", {})
+        digests = "; ".join(f"{s}: " + ", ".join(f"{k} {v[:12]}" for k, v in files.items()) for s, files in sources.items())
+        versions = r.provenance.get("versions", {})
+        rows.append({"run": r.key, "data sha256": digests or "-", "genotx": versions.get("genotx", ""),
+                     "python": versions.get("python", ""), "seconds": f"{r.wall_time_s:.1f}"})
+    return _html(pd.DataFrame(rows))
+
+
+def _task_images(store: ResultStore, task_records: list[RunRecord], board: pd.DataFrame, spec) -> list[str]:
     metric = spec.primary_metric
-    table = pd.DataFrame(
-        [{"model": r.model, "split": r.split, metric: r.metrics.get(metric, np.nan), "std": r.metrics_std.get(metric, 0.0)} for r in task_records]
-    )
-    figures = [plots.metric_bars(table, metric, f"{spec.name}: {metric}")]
+    figures = []
+    if f"{metric}_mean" in board:
+        table = pd.DataFrame({"model": board["model"], "split": board["split"], metric: board[f"{metric}_mean"],
+                              "std": board[f"{metric}_std"].fillna(0.0)})
+        figures.append(plots.metric_bars(table, metric, f"{spec.name}: {metric}"))
     default = next((r for r in task_records if r.model == spec.default_model and r.split == spec.default_split), task_records[0])
     predictions = store.load_predictions(default.key)
     if predictions is not None and {"y_true", "y_pred"} <= set(predictions.columns):
         title = f"{default.model} / {default.split}"
-        if spec.target == "binary":
-            figures.append(plots.roc(predictions, title))
-        elif spec.target == "regression":
-            figures.append(plots.predicted_vs_true(predictions, title))
+        try:
+            if spec.target == "binary":
+                figures.append(plots.roc(predictions, title))
+            elif spec.target == "regression" and np.issubdtype(predictions["y_pred"].dtype, np.number):
+                figures.append(plots.predicted_vs_true(predictions, title))
+        except (TypeError, ValueError) as err:  # a plot never costs the whole report
+            log.warning("%s: no prediction plot (%s)", default.key, err)
     for key in default.details or {}:
         if key in plots.DETAIL_PLOTS:
             try:
@@ -90,24 +161,47 @@ def _task_images(store: ResultStore, task_records: list[RunRecord]) -> list[str]
     return [plots.figure_png(fig) for fig in figures]
 
 
+def _summary(records: list[RunRecord], names: list[str]) -> str:
+    rows = []
+    board = leaderboard(records)
+    for name in names:
+        spec = get_task(name).spec
+        metric = spec.primary_metric
+        mine = board[(board["task"] == name) & (board["split"] == spec.default_split)]
+
+        def cell(model, mine=mine, metric=metric):
+            row = mine[mine["model"] == model]
+            if row.empty or f"{metric}_mean" not in row:
+                return ""
+            return _mean_std(row[f"{metric}_mean"].iloc[0], row[f"{metric}_std"].iloc[0], int(row["n_seeds"].iloc[0]))
+
+        kind = next(r.data_kind for r in records if r.task == name)
+        rows.append({"#": spec.number, "task": name, "data kind": kind, "split": spec.default_split, "metric": metric,
+                     "default model": f"{spec.default_model} {cell(spec.default_model)}",
+                     "trivial floor": f"{spec.trivial} {cell(spec.trivial)}" if spec.trivial else "-"})
+    return _html(pd.DataFrame(rows))
+
+
 def write_report(out: str | Path) -> Path:
     """Write ``out/report.html`` from the run records in ``out``; returns its path."""
     store = ResultStore(out)
     records = sorted(store.records(), key=lambda r: (get_task(r.task).spec.number, r.split, r.model, r.seed))
-    table = runs_table(records)
+    names = list(dict.fromkeys(r.task for r in records))
     tasks = []
-    for name in dict.fromkeys(r.task for r in records):
+    for name in names:
         spec = get_task(name).spec
         task_records = [r for r in records if r.task == name]
+        board_html, board = _board(task_records, spec)
         tasks.append({
             "name": name, "number": spec.number, "title": spec.title, "formulation": spec.formulation,
             "stage": spec.stage, "data_kind": task_records[0].data_kind, "metric": spec.primary_metric,
-            "note": spec.data_note, "images": _task_images(store, task_records),
+            "trivial": spec.trivial, "note": spec.data_note, "board": board_html, "n_runs": len(task_records),
+            "images": _task_images(store, task_records, board, spec), "provenance": _provenance(task_records),
         })
+    table = runs_table(records)
     page = _TEMPLATE.render(
         n_runs=len(records), n_tasks=len(tasks), tasks=tasks,
-        table=table.to_html(index=False, escape=True, border=0, na_rep="") if len(table) else "<p>No runs yet.</p>",
+        summary=_summary(records, names) if records else "<p>No runs yet.</p>",
+        table=_html(table) if len(table) else "<p>No runs yet.</p>",
     )
     return atomic_write_text(Path(out) / "report.html", page)
-
-
