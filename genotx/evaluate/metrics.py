@@ -168,6 +168,58 @@ for _name, _counts in (("span", _exact_counts), ("span_overlap", _overlap_counts
              kind="extraction", needs_variation=False, min_group=1)
 
 
+def _project(y, fields: slice):
+    """Each document's annotations reduced to ``fields`` of every tuple (duplicates merged)."""
+    return [{tuple(a)[fields] for a in doc} for doc in y]
+
+
+def _entity_counts(y_true, y_pred) -> tuple[int, int, int]:
+    """Spans ``(start, end, type, ...)`` compared on offsets and type only."""
+    return _exact_counts(_project(y_true, slice(0, 3)), _project(y_pred, slice(0, 3)))
+
+
+def _entity_overlap_counts(y_true, y_pred) -> tuple[int, int, int]:
+    return _overlap_counts(_project(y_true, slice(0, 3)), _project(y_pred, slice(0, 3)))
+
+
+def _concept_counts(y_true, y_pred) -> tuple[int, int, int]:
+    """Document level: each document's set of annotations without their offsets (type, id, status...)."""
+    return _exact_counts(_project(y_true, slice(2, None)), _project(y_pred, slice(2, None)))
+
+
+for _name, _counts in (("entity", _entity_counts), ("concept", _concept_counts)):
+    for _i, _part in enumerate(("precision", "recall", "f1")):
+        _add(f"{_name}_{_part}", (lambda counts, i: lambda y, p: _prf(*counts(y, p))[i])(_counts, _i),
+             kind="extraction", needs_variation=False, min_group=1)
+_add("entity_f1_overlap", lambda y, p: _prf(*_entity_overlap_counts(y, p))[2], kind="extraction", needs_variation=False,
+     min_group=1)
+
+
+def _status_macro_f1(y_true, y_pred) -> float:
+    """Macro F1 of the assertion status (the last field of each span) over the gold spans whose
+    offsets and type were predicted; NaN when no matched gold span carries a status.
+
+    >>> gold = [[(0, 4, "gene", "EGFR", "negative"), (9, 13, "gene", "KRAS", "positive")]]
+    >>> pred = [[(0, 4, "gene", "EGFR", "negative"), (9, 13, "gene", "KRAS", "negative")]]
+    >>> round(_status_macro_f1(gold, pred), 3)
+    0.333
+    """
+    truth, said = [], []
+    for gold, pred in zip(y_true, y_pred):
+        predicted = {tuple(p)[:3]: tuple(p)[-1] for p in pred}
+        for g in gold:
+            g = tuple(g)
+            if g[:3] in predicted and len(g) > 3 and g[-1] not in ("", None):
+                truth.append(g[-1])
+                said.append(predicted[g[:3]])
+    if not truth:
+        return float("nan")
+    return float(skm.f1_score(truth, said, labels=sorted(set(truth)), average="macro", zero_division=0))
+
+
+_add("status_macro_f1", _status_macro_f1, kind="extraction", needs_variation=False, min_group=1)
+
+
 def _resolve(name: str) -> tuple[Metric, str | None]:
     if name in METRICS:
         return METRICS[name], None

@@ -59,7 +59,7 @@ from genotx.evaluate.splits import Fold
 
 __all__ = [
     "PROTOCOLS", "Protocol", "FoldFit", "Prediction", "Supervised", "Ranking", "Link", "Network", "Estimation",
-    "Design", "Extraction", "Estimate", "safe_metrics", "rank_of_truth",
+    "Design", "Extraction", "Estimate", "safe_metrics", "rank_of_truth", "documents_array",
 ]
 
 PROTOCOLS: Registry[type[Protocol]] = Registry("protocol")
@@ -578,11 +578,25 @@ class Extraction(Supervised):
     name = "extraction"
 
     def predict(self, estimator, test: Dataset) -> Prediction:
-        return Prediction(np.asarray(estimator.predict(test.inputs), dtype=object))
+        return Prediction(documents_array(estimator.predict(test.inputs)))
 
     def score(self, task, part: Dataset, prediction: Prediction, *, seed: int) -> dict[str, float]:  # noqa: ARG002
-        return safe_metrics(task.spec.metrics, np.asarray(part.target, dtype=object), prediction.score, groups=part.groups)
+        return safe_metrics(task.spec.metrics, documents_array(part.target), prediction.score, groups=part.groups)
 
     def prediction_table(self, part: Dataset, prediction: Prediction, fold: np.ndarray) -> pd.DataFrame:
         return part.groups.reset_index(drop=True).assign(n_true=[len(t) for t in part.target],
                                                          n_pred=[len(p) for p in prediction.score], fold=fold)
+
+
+def documents_array(rows) -> np.ndarray:
+    """One entry per document, each a list of annotation tuples, as a 1-d object array (numpy would
+    otherwise stack documents that happen to hold equally many annotations into a 3-d array).
+
+    >>> documents_array([[(0, 4, "gene")], [(1, 2, "gene")]]).shape
+    (2,)
+    """
+    out = np.empty(len(rows), dtype=object)
+    for i, row in enumerate(rows):
+        out[i] = [tuple(a) for a in row]
+    return out
+
