@@ -392,6 +392,9 @@ def predict(
 @app.command()
 def report(out_dir: Annotated[Path, typer.Argument(help="a benchmark output folder")] = Path("results")) -> None:
     """Rebuild report.html from the run records in a folder."""
+    from genotx.engine.records import ResultStore
     from genotx.report.html import write_report
 
+    if not ResultStore(out_dir).records():
+        _fail(GenotxError(f"{out_dir} holds no run records. Fix: give the --out folder of a genotx benchmark"))
     err.print(f"wrote {write_report(out_dir)}")

@@ -130,3 +130,9 @@ def test_export_then_evaluate_reproduces_the_run(toy_task, tmp_path):
     test[["row_id"]].assign(prediction=0.0).iloc[1:].to_csv(mine, index=False)
     missing = runner.invoke(app, ["evaluate", "toy_regression", "--split", "random", "--predictions", str(mine)])
     assert missing.exit_code == 2 and "no prediction" in missing.output
+
+
+def test_report_on_a_folder_without_runs_is_an_error(tmp_path):
+    result = runner.invoke(app, ["report", str(tmp_path / "nothing")])
+    assert result.exit_code == 2 and "no run records" in result.output
+    assert not (tmp_path / "nothing" / "report.html").exists()

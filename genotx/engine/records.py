@@ -87,14 +87,15 @@ class ResultStore:
         self.predictions = self.out / "predictions"
 
     def has(self, key: str) -> bool:
+        """Whether a complete record of run ``key`` exists (an empty or foreign JSON is not one)."""
         path = self.runs / f"{key}.json"
         if not path.exists():
             return False
         try:
-            json.loads(path.read_text())
-            return True
-        except json.JSONDecodeError:
+            record = RunRecord.from_dict(json.loads(path.read_text()))
+        except (json.JSONDecodeError, TypeError, KeyError, AttributeError, ValueError):
             return False
+        return record.key == key and bool(record.metrics)
 
     def write(self, record: RunRecord, predictions: pd.DataFrame | None = None) -> Path:
         if predictions is not None and len(predictions):
@@ -108,9 +109,11 @@ class ResultStore:
         out = []
         for path in sorted(self.runs.glob("*.json")):
             try:
-                out.append(RunRecord.from_dict(json.loads(path.read_text())))
-            except (json.JSONDecodeError, TypeError, KeyError):
+                record = RunRecord.from_dict(json.loads(path.read_text()))
+            except (json.JSONDecodeError, TypeError, KeyError, AttributeError, ValueError):
                 continue  # not a finished record; a rerun will redo it
+            if record.metrics:
+                out.append(record)
         return out
 
     def load_predictions(self, key: str) -> pd.DataFrame | None:
