@@ -1,4 +1,5 @@
-"""cross_species_translation: the lazy-load reader, footprints, CORAL, the estimator, splits, user files, real data."""
+"""cross_species_translation: the lazy-load reader, footprints, CORAL, the estimator, splits, the protocol
+(transductive folds, fold means, the no-transfer gain), user files through the engine, real data."""
 
 from __future__ import annotations
 
@@ -9,12 +10,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import genotx
+from genotx.data.dataset import Dataset
 from genotx.data.formats.rdata import read_lazyload
+from genotx.engine.predict import predict_file
+from genotx.engine.runner import run
 from genotx.errors import InputError
-from genotx.tasks.clinical.cross_species_translation.models import CrossSpeciesRidge, coral_transform, footprint_scores
+from genotx.evaluate.metrics import Evaluator
 from genotx.simulate.species import simulate_species
 from genotx.tasks.clinical import cross_species_translation as cst
-from genotx.tasks.spec import Dataset
+from genotx.tasks.clinical.cross_species_translation import footprints, io
+from genotx.tasks.clinical.cross_species_translation.models import CrossSpeciesRidge, Transductive, coral_transform, footprint_scores
+from genotx.tasks.clinical.cross_species_translation.protocol import CrossSpeciesTransfer
+from genotx.tasks.registry import get_task
 
 # --- the R lazy-load reader ------------------------------------------------------------------------
 
@@ -59,11 +67,11 @@ def test_lazyload_refuses_a_damaged_blob(tmp_path):
 def test_footprint_matrix_keeps_top_genes_by_p_value_and_maps_orthologs():
     model = pd.DataFrame({"gene": ["Aa", "Bb", "Cc", "Aa", "Bb", "Cc"], "pathway": ["P"] * 3 + ["Q"] * 3,
                           "weight": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "p_value": [0.3, 0.1, 0.2, 0.01, 0.5, 0.02]})
-    w = cst.footprint_matrix(model, top=2)
+    w = footprints.footprint_matrix(model, top=2)
     assert w.loc["Aa", "P"] == 0.0 and w.loc["Bb", "P"] == 2.0 and w.loc["Cc", "P"] == 3.0
     assert w.loc["Bb", "Q"] == 0.0 and w.loc["Aa", "Q"] == 4.0
     orth = pd.DataFrame({"mouse": ["Aa", "Bb"], "human": ["AA", "BB"]})
-    mapped = cst.to_human_symbols(model, orth)
+    mapped = footprints.to_human_symbols(model, orth)
     assert set(mapped["gene"]) == {"AA", "BB"} and len(mapped) == 4
 
 
@@ -74,12 +82,13 @@ def test_footprint_scores_are_zscored_per_pathway():
     np.testing.assert_allclose(s.std(axis=0, ddof=1), 1)
 
 
-def test_pathway_pearson_matches_numpy():
+def test_mean_column_pearson_matches_numpy():
     rng = np.random.default_rng(1)
     a, b = rng.normal(size=(20, 4)), rng.normal(size=(20, 4))
-    want = [np.corrcoef(a[:, j], b[:, j])[0, 1] for j in range(4)]
-    np.testing.assert_allclose(cst.pathway_pearson(a, b), want)
-    assert cst.pathway_pearson(a, np.ones_like(a)).tolist() == [0.0] * 4
+    want = np.mean([np.corrcoef(a[:, j], b[:, j])[0, 1] for j in range(4)])
+    metric = Evaluator("mean_column_pearson")
+    assert metric(a, b) == pytest.approx(want, abs=1e-12)
+    assert metric(a, np.ones_like(a)) == 0.0  # a constant prediction carries no ranking
 
 
 def _dense_power(x: np.ndarray, power: float, reg: float) -> np.ndarray:
@@ -161,17 +170,68 @@ def test_transfer_split_holds_out_humans_and_trains_on_all_mice():
         cst.TransferSplit(n_shot=40).split(groups)
 
 
-def test_evaluate_hides_held_out_labels(monkeypatch):
+def test_transductive_fits_on_the_rows_it_predicts_without_their_labels():
+    x, y = _toy(3)
+    model = Transductive(CrossSpeciesRidge(transfer="coral")).fit(x.iloc[:90], y[:90])
+    pred = model.predict(x.iloc[90:])
+    direct = CrossSpeciesRidge(transfer="coral").fit(x, np.vstack([y[:90], np.full((30, 3), np.nan)])).predict(x.iloc[90:])
+    np.testing.assert_array_equal(pred, direct)
+    assert model.estimator_.n_train_ == 80  # the 80 labelled mice; the 10 + 30 humans only shape CORAL
+
+
+def _toy_data(kind=("simulated",) * 120) -> Dataset:
     x, y = _toy(2)
-    groups = pd.DataFrame({"sample": [f"s{i}" for i in range(120)], "species": x["species"], "kind": "simulated"})
-    data = Dataset(cst.SPEC.name, x, y, groups, meta={"pathways": ["A", "B", "C"]})
-    monkeypatch.setitem(cst.SPLITS, "mouse_to_human", cst.TransferSplit(n_shot=5, n_folds=2))
-    out = cst.evaluate(data, split="mouse_to_human", model="coral", seed=0)
-    flipped = Dataset(cst.SPEC.name, x, np.where(np.arange(120)[:, None] >= 80, -y, y), groups, meta=data.meta)
-    out2 = cst.evaluate(flipped, split="mouse_to_human", model="coral", seed=0)
+    groups = pd.DataFrame({"sample": [f"s{i}" for i in range(120)], "species": x["species"], "kind": list(kind)})
+    return Dataset(cst.SPEC.name, x, y, groups, meta={"data_kind": "simulated"}, context={"pathways": ["A", "B", "C"]})
+
+
+def _toy_task(monkeypatch):
+    task = get_task("cross_species_translation")
+    monkeypatch.setitem(task.module.SPLITS, "mouse_to_human", cst.TransferSplit(n_shot=5, n_folds=2))
+    return task, _toy_data()
+
+
+def test_protocol_hides_held_out_labels_and_reports_fold_means(monkeypatch):
+    task, data = _toy_task(monkeypatch)
+    out = task.protocol.evaluate(task, data, split="mouse_to_human", model="coral", seed=0)
+    flipped = Dataset(cst.SPEC.name, data.inputs, np.where(np.arange(120)[:, None] >= 80, -data.target, data.target),
+                      data.groups, meta=data.meta, context=data.context)
+    out2 = task.protocol.evaluate(task, flipped, split="mouse_to_human", model="coral", seed=0)
     np.testing.assert_allclose(out.predictions["y_pred"], out2.predictions["y_pred"])  # labels never used to predict
-    np.testing.assert_allclose(out.metrics["pearson"], -out2.metrics["pearson"])
+    np.testing.assert_allclose(out.metrics["mean_column_pearson"], -out2.metrics["mean_column_pearson"])
     assert set(out.metrics) == set(cst.SPEC.metrics) and len(out.fold_metrics) == 2
+    for name in cst.SPEC.metrics:  # reported as the mean over folds (their test rows overlap)
+        assert out.metrics[name] == pytest.approx(np.mean([f[name] for f in out.fold_metrics]))
+    assert list(out.predictions.columns) == ["sample", "pathway", "fold", "y_true", "y_pred"]
+    assert set(out.predictions["pathway"]) == {"A", "B", "C"} and out.n_train == 85
+    assert set(out.details["pearson_per_pathway"]) == {"A", "B", "C"} and out.details["uses_unlabelled_human"]
+
+
+def test_gain_is_measured_against_no_transfer_on_the_same_fold(monkeypatch):
+    task, data = _toy_task(monkeypatch)
+    none = task.protocol.evaluate(task, data, split="mouse_to_human", model="no_transfer", seed=0)
+    coral = task.protocol.evaluate(task, data, split="mouse_to_human", model="coral", seed=0)
+    assert none.metrics["gain_over_no_transfer"] == 0.0
+    for f, f0 in zip(coral.fold_metrics, none.fold_metrics):
+        assert f["gain_over_no_transfer"] == pytest.approx(f["mean_column_pearson"] - f0["mean_column_pearson"], abs=1e-12)
+    few = task.protocol.evaluate(task, data, split="mouse_to_human", model="human_few_shot", seed=0)
+    assert few.details["n_shot_human_labels"] == 5 and coral.details["n_shot_human_labels"] == 0
+
+
+def test_cross_validate_scores_your_own_estimator(monkeypatch):
+    task, data = _toy_task(monkeypatch)
+    record = genotx.cross_validate(task, CrossSpeciesRidge(transfer="coral", coral_reg=5.0), split="mouse_to_human", dataset=data)
+    same = run(task, model="coral", split="mouse_to_human", dataset=data)[0]
+    assert set(record.metrics) == set(same.metrics) and record.metrics != same.metrics  # a different CORAL penalty
+    assert record.model.endswith("CrossSpeciesRidge")
+    assert isinstance(task.protocol, CrossSpeciesTransfer)
+
+
+def test_training_data_hides_human_labels_but_the_shots():
+    X, y = cst.training_data(_toy_data(kind=["simulated"] * 110 + ["real"] * 10))
+    assert len(X) == 110 and (X["species"] == "mouse").sum() == 80
+    labelled = np.isfinite(y).all(axis=1)
+    assert labelled[:80].all() and labelled[80:80 + cst.N_SHOT].all() and not labelled[80 + cst.N_SHOT:].any()
 
 
 # --- a user's file ---------------------------------------------------------------------------------
@@ -213,6 +273,13 @@ def test_read_input_names_the_bad_line(tmp_path):
         cst.read_input(path, panel=PANEL)
 
 
+def test_read_input_defaults_to_the_cached_panel_and_never_loads(tmp_path, monkeypatch):
+    path, _ = _matrix(tmp_path)
+    monkeypatch.setattr(io, "panel_genes", lambda: PANEL)
+    monkeypatch.setattr(cst, "load", lambda **_: pytest.fail("read_input must not load the dataset"))
+    assert list(cst.read_input(path).columns) == ["species", *PANEL]
+
+
 def test_read_input_needs_panel_genes_and_two_samples(tmp_path):
     path, _ = _matrix(tmp_path)
     with pytest.raises(InputError, match="panel genes"):
@@ -236,46 +303,52 @@ def test_real_data_shape_and_provenance(real):
     assert len(real) == cst.N_MOUSE + cst.N_HUMAN + 6
     assert real.target.shape[1] == 14 and np.isfinite(real.target).all()
     assert real.meta["n_panel_genes"] > 3000 and real.meta["n_orthologs"] > 16000
+    assert set(real.meta) == {"sources", "data_kind", "n_panel_genes", "n_orthologs", "simulated"}  # provenance only
     assert (real.groups["kind"] == "real").sum() == 6
+    assert list(real.inputs.columns[1:]) == footprints.panel_genes()  # the cached panel is the dataset's
+    assert real.context["mouse_footprint_panel"].shape == (real.meta["n_panel_genes"], 14)
     # footprint_scores reproduces the R package's own expected scores exactly on most pathways
     for organism in ("human", "mouse"):
-        diffs = real.meta["progeny_reference_max_abs_diff"][organism]
+        diffs = real.context["progeny_reference_max_abs_diff"][organism]
         assert sum(d < 1e-6 for d in diffs.values()) >= 10, diffs
 
 
 @pytest.mark.slow
 def test_coral_beats_no_transfer_on_held_out_humans(real):
-    coral = cst.evaluate(real, split="mouse_to_human", model="coral", seed=0)
-    none = cst.evaluate(real, split="mouse_to_human", model="no_transfer", seed=0)
+    coral = run("cross_species_translation", model="coral", split="mouse_to_human", dataset=real)[1]
+    none = run("cross_species_translation", model="no_transfer", split="mouse_to_human", dataset=real)[1]
     assert coral.metrics["gain_over_no_transfer"] > 0.05, coral.metrics
     assert all(f["gain_over_no_transfer"] > 0.02 for f in coral.fold_metrics)
-    assert coral.metrics["pearson"] > none.metrics["pearson"] + 0.05 and coral.metrics["pearson"] > 0.6
+    assert coral.metrics["mean_column_pearson"] > none.metrics["mean_column_pearson"] + 0.05
+    assert coral.metrics["mean_column_pearson"] > 0.6
     assert none.metrics["gain_over_no_transfer"] == 0.0
-    few = cst.evaluate(real, split="mouse_to_human", model="human_few_shot", seed=0)
-    assert coral.metrics["pearson"] > few.metrics["pearson"] + 0.2
+    few = run("cross_species_translation", model="human_few_shot", split="mouse_to_human", dataset=real)[1]
+    assert coral.metrics["mean_column_pearson"] > few.metrics["mean_column_pearson"] + 0.2
 
 
 @pytest.mark.slow
 def test_real_human_split_tests_only_real_samples(real):
-    out = cst.evaluate(real, split="mouse_to_real_human", model="coral", seed=0)
+    out = run("cross_species_translation", model="coral", split="mouse_to_real_human", dataset=real)[1]
     assert set(out.predictions["sample"]) == set(real.groups.loc[real.groups["kind"] == "real", "sample"])
-    assert np.isfinite(out.metrics["pearson"]) and out.details["reference_mouse_progeny_via_orthologs_pearson"] > 0.8
+    assert np.isfinite(out.metrics["mean_column_pearson"]) and out.details["reference_mouse_progeny_via_orthologs_pearson"] > 0.8
 
 
 @pytest.mark.slow
-def test_predict_file_scores_a_real_human_matrix(tmp_path, real):
+def test_predict_scores_a_real_human_matrix_and_reuses_the_model(tmp_path, real, monkeypatch):
     genes = [c for c in real.inputs.columns[1:]][:400]
     rows = (real.groups["kind"] == "real").to_numpy()
     matrix = real.inputs.loc[rows, genes].T
     matrix.columns = real.groups.loc[rows, "sample"].to_list()
     path = tmp_path / "human_expr.csv"
     matrix.rename_axis("gene").to_csv(path)
-    out = cst.predict_file(path, tmp_path / "scores.csv")
-    scores = pd.read_csv(out)
-    assert scores.columns.tolist() == ["sample", *cst.PATHWAYS] and len(scores) == 6
-    assert np.isfinite(scores[list(cst.PATHWAYS)].to_numpy()).all()
+    scores = pd.read_csv(predict_file("cross_species_translation", path, tmp_path / "scores.csv"))
+    assert scores.columns.tolist() == ["sample", *footprints.PATHWAYS] and len(scores) == 6
+    assert np.isfinite(scores[list(footprints.PATHWAYS)].to_numpy()).all()
+    monkeypatch.setattr(cst, "load", lambda **_: pytest.fail("a second predict must not load or refit"))
+    again = pd.read_csv(predict_file("cross_species_translation", path, tmp_path / "again.csv"))
+    pd.testing.assert_frame_equal(scores, again)
     bad = tmp_path / "bad.csv"
     bad.write_text("gene,a,b\n" + "".join(f"{g},1,2\n" for g in genes[:3]) + f"{genes[3]},1,x\n")
     with pytest.raises(InputError, match="line 5"):
-        cst.predict_file(bad, tmp_path / "never.csv")
+        predict_file("cross_species_translation", bad, tmp_path / "never.csv")
     assert not (tmp_path / "never.csv").exists()

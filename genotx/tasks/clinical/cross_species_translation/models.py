@@ -16,13 +16,16 @@ whose labels are not given. What ``fit`` uses depends on ``transfer``:
 Ridge's penalty is chosen by efficient leave-one-out over ``alphas`` on the training rows only.
 At ``predict`` every call is one batch: genes are centred on the batch's own mean (as PROGENy
 scores are relative across samples) and scaled with the scales learnt at fit time.
+
+:class:`Transductive` runs any such semi-supervised estimator transductively: the rows it is asked
+to predict join the fit, unlabelled (how the task evaluates: held-out humans are the target domain).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, RegressorMixin, clone
 from sklearn.decomposition import PCA
 from sklearn.linear_model import RidgeCV
 from sklearn.utils.validation import check_is_fitted
@@ -30,7 +33,7 @@ from threadpoolctl import threadpool_limits
 
 from genotx.errors import InputError
 
-__all__ = ["CrossSpeciesRidge", "coral_transform", "footprint_scores"]
+__all__ = ["CrossSpeciesRidge", "Transductive", "coral_transform", "footprint_scores"]
 
 TRANSFERS = ("none", "coral", "latent", "target_only")
 
@@ -174,3 +177,38 @@ class CrossSpeciesRidge(RegressorMixin, BaseEstimator):
             if self.pca_ is not None:
                 z = self.pca_.transform(z)
             return self.ridge_.predict(z)
+
+
+class Transductive(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
+    """A semi-supervised estimator used transductively: the rows to predict join its fit, unlabelled.
+
+    ``fit(X, y)`` keeps the labelled rows (``X_``, ``y_``; nothing is learnt yet). ``predict(X)``
+    fits a clone of ``estimator`` on ``X_`` followed by ``X`` with NaN labels, keeps it as
+    ``estimator_`` and returns its predictions for ``X``: a domain-adaptation method sees the
+    held-out domain's inputs, never its labels. ``estimator`` must accept NaN rows in ``y`` as
+    "unlabelled" (as :class:`CrossSpeciesRidge` does).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame(rng.normal(size=(30, 4)), columns=list("abcd")).assign(species=["mouse"] * 20 + ["human"] * 10)
+    >>> y = X[["a", "b"]].to_numpy() * 2
+    >>> model = Transductive(CrossSpeciesRidge(transfer="coral")).fit(X.iloc[:20], y[:20])
+    >>> model.predict(X.iloc[20:]).shape, model.estimator_.n_train_
+    ((10, 2), 20)
+    """
+
+    def __init__(self, estimator) -> None:
+        self.estimator = estimator
+
+    def fit(self, X, y) -> "Transductive":
+        self.X_ = X
+        self.y_ = np.asarray(y, dtype=np.float64)
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        check_is_fitted(self, "X_")
+        hidden = np.full((len(X), *self.y_.shape[1:]), np.nan)
+        both = pd.concat([self.X_, X]) if isinstance(X, pd.DataFrame) else np.concatenate([self.X_, X])
+        self.estimator_ = clone(self.estimator).fit(both, np.concatenate([self.y_, hidden]))
+        return self.estimator_.predict(X)
