@@ -2,16 +2,15 @@
 
 Inputs
 ------
-* a :class:`DiseaseKnowledge`: an :class:`~genotx.data.formats.hpo.Ontology` plus a disease x term
-  annotation matrix (``scipy.sparse.csr_matrix``, D x T, float frequencies of the direct
-  annotations), its propagation to ancestors (D x T, bool), the information content of each term
-  (T, float64: ``-log`` of the fraction of diseases annotated with the term or a descendant) and the
-  disease x gene matrix;
 * patients as a DataFrame with a column ``hpo_terms`` (HPO ids joined by ``;``), or as a list of
-  integer term-index arrays.
+  integer term-index arrays;
+* the diseases to rank: a :class:`~genotx.bio.phenotypes.DiseaseKnowledge` named by the
+  estimators' ``knowledge`` parameter (``"auto"``: the namespace of the disease ids in ``y``;
+  ``"OMIM"`` / ``"ORPHA"``; or a knowledge base object), resolved at ``fit`` and cached in memory.
 
-Every scorer returns a dense ``(n_patients, n_diseases)`` float32 array, computed with sparse matrix
-operations over all diseases at once:
+Every ranker follows the ranking protocol's contract: ``fit(X, y)`` (``y`` = true disease ids),
+``decision_function(X)`` -> a dense ``(n_patients, n_diseases)`` float32 array and ``classes_`` = the
+disease ids of its columns. Scores are computed with sparse matrix operations over all diseases at once:
 
 * ``resnik``: Resnik similarity (information content of the most informative common ancestor),
   best match from each patient term to the disease, averaged over patient terms (Phenomizer's
@@ -27,8 +26,6 @@ per-(patient, disease) features, trained on patients with known diagnoses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
@@ -36,128 +33,11 @@ from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from genotx.data.formats.hpo import PHENOTYPIC_ABNORMALITY, Ontology
+from genotx.bio.phenotypes import NAMESPACES, DiseaseKnowledge, encode_patients, knowledge, namespace_of, patient_term_matrix
+from genotx.data.formats.hpo import Ontology
 from genotx.errors import InputError
 
-__all__ = [
-    "DiseaseKnowledge",
-    "encode_patients",
-    "best_match",
-    "resnik_scores",
-    "cosine_scores",
-    "likelihood_scores",
-    "ranks_of",
-    "group_margin",
-    "patient_term_matrix",
-    "SimilarityRanker",
-    "LearnedRanker",
-    "SCORERS",
-]
-
-MISSING_FREQUENCY = 0.5  # frequency assumed for annotations without one
-
-
-@dataclass(frozen=True, eq=False)
-class DiseaseKnowledge:
-    """Diseases annotated with ontology terms (and genes), as sparse matrices."""
-
-    ontology: Ontology
-    disease_ids: np.ndarray
-    disease_names: np.ndarray
-    annotations: sparse.csr_matrix  # D x T, frequency of each direct annotation (> 0)
-    propagated: sparse.csc_matrix  # D x T, bool: disease has the term or a descendant
-    ic: np.ndarray  # T
-    genes: sparse.csr_matrix  # D x G, bool
-    gene_symbols: np.ndarray  # G
-
-    def __repr__(self) -> str:
-        return (f"DiseaseKnowledge({len(self.disease_ids)} diseases, {self.annotations.nnz} annotations, "
-                f"{len(self.gene_symbols)} genes)")
-
-    @classmethod
-    def build(
-        cls,
-        ontology: Ontology,
-        annotations: pd.DataFrame,
-        *,
-        prefixes: tuple[str, ...] = ("OMIM",),
-        genes: pd.DataFrame | None = None,
-        root: str = PHENOTYPIC_ABNORMALITY,
-    ) -> "DiseaseKnowledge":
-        """From ``read_hpoa``'s table: phenotype (aspect P), non-negated, non-excluded annotations
-        of diseases whose id starts with one of ``prefixes``; ``genes`` is ``read_genes_to_phenotype``'s table.
-
-        Examples
-        --------
-        >>> from genotx.data.formats.hpo import parse_obo
-        >>> onto = parse_obo("[Term]\\nid: HP:0000118\\n\\n[Term]\\nid: HP:1\\nis_a: HP:0000118\\n\\n"
-        ...                  "[Term]\\nid: HP:2\\nis_a: HP:0000118\\n")
-        >>> ann = pd.DataFrame({"disease_id": ["OMIM:1", "OMIM:2"], "disease_name": ["a", "b"],
-        ...                     "hpo_id": ["HP:1", "HP:2"], "negated": False, "frequency": [1.0, None], "aspect": "P"})
-        >>> kb = DiseaseKnowledge.build(onto, ann)
-        >>> kb.ic.round(3).tolist()  # the root is in every disease, each leaf in one of two
-        [0.0, 0.693, 0.693]
-        """
-        rows = annotations[
-            (annotations["aspect"] == "P")
-            & ~annotations["negated"].astype(bool)
-            & annotations["disease_id"].str.startswith(tuple(f"{p}:" for p in prefixes))
-        ]
-        term = ontology.index(rows["hpo_id"].to_numpy())
-        freq = rows["frequency"].to_numpy(float)
-        freq = np.where(np.isnan(freq), MISSING_FREQUENCY, freq)
-        in_root = np.zeros(len(ontology), bool)
-        in_root[ontology.descendants(root)] = True
-        keep = (term >= 0) & (freq > 0)
-        keep[keep] &= in_root[term[keep]]
-        rows, term, freq = rows[keep], term[keep], freq[keep]
-        disease_codes, disease_ids = pd.factorize(rows["disease_id"], sort=True)
-        names = rows.groupby("disease_id", sort=True)["disease_name"].first().reindex(disease_ids).to_numpy(object)
-        n_d, n_t = len(disease_ids), len(ontology)
-        table = pd.DataFrame({"d": disease_codes, "t": term, "f": freq}).groupby(["d", "t"], as_index=False)["f"].max()
-        direct = sparse.csr_matrix((table["f"].to_numpy(np.float32), (table["d"].to_numpy(), table["t"].to_numpy())), shape=(n_d, n_t))
-        propagated = (direct.astype(bool).astype(np.float32) @ ontology.ancestors.astype(np.float32)).astype(bool).tocsc()
-        counts = np.asarray(propagated.sum(axis=0)).ravel()
-        ic = np.log(max(n_d, 1) / np.maximum(counts, 1))
-        if genes is not None:
-            pairs = genes[["disease_id", "gene_symbol"]].drop_duplicates()
-            d_idx = pd.Index(disease_ids).get_indexer(pairs["disease_id"])
-            pairs = pairs[d_idx >= 0]
-            d_idx = d_idx[d_idx >= 0]
-            g_codes, symbols = pd.factorize(pairs["gene_symbol"], sort=True)
-            gene_matrix = sparse.csr_matrix((np.ones(len(d_idx), bool), (d_idx, g_codes)), shape=(n_d, len(symbols)))
-        else:
-            symbols, gene_matrix = np.array([], dtype=object), sparse.csr_matrix((n_d, 0), dtype=bool)
-        return cls(ontology, np.asarray(disease_ids, dtype=object), names, direct, propagated, ic, gene_matrix,
-                   np.asarray(symbols, dtype=object))
-
-    def genes_of(self, disease_index: np.ndarray) -> list[str]:
-        """Gene symbols of each disease (``;``-joined; empty when none is known)."""
-        sub = self.genes[np.asarray(disease_index)]
-        return [";".join(self.gene_symbols[sub.indices[a:b]]) for a, b in zip(sub.indptr[:-1], sub.indptr[1:])]
-
-
-def encode_patients(terms: pd.Series, ontology: Ontology, *, where: str = "patients", first_line: int = 2) -> list[np.ndarray]:
-    """``;``-separated HPO ids per patient -> unique term indices per patient.
-
-    An unknown id raises :class:`InputError` naming the line (``first_line`` is row 0's line).
-    """
-    text = terms.fillna("").astype(str)
-    items = text.str.replace(",", ";").str.split(";").explode().str.strip().str.upper()
-    items = items[items != ""]
-    idx = ontology.index(items.to_numpy())
-    if (idx < 0).any():
-        pos = int(np.flatnonzero(idx < 0)[0])
-        row = int(np.flatnonzero(text.index == items.index[pos])[0])
-        raise InputError(where, f"unknown HPO term {items.iloc[pos]!r}", line=first_line + row,
-                         fix=f"use HPO ids of release {ontology.version or 'in use'} such as HP:0001250")
-    row_of = pd.Series(np.arange(len(text)), index=text.index).reindex(items.index).to_numpy()
-    empty = np.setdiff1d(np.arange(len(text)), row_of)
-    if len(empty):
-        raise InputError(where, "patient has no HPO terms", line=first_line + int(empty[0]), fix="list at least one HPO id")
-    order = np.argsort(row_of, kind="stable")
-    splits = np.searchsorted(row_of[order], np.arange(1, len(text)))
-    return [np.unique(part) for part in np.split(idx[order], splits)]
+__all__ = ["best_match", "resnik_scores", "cosine_scores", "likelihood_scores", "SimilarityRanker", "LearnedRanker", "SCORERS"]
 
 
 def _as_patients(X, ontology: Ontology) -> list[np.ndarray]:
@@ -244,7 +124,7 @@ def resnik_scores(kb: DiseaseKnowledge, patients: list[np.ndarray], *, symmetric
         score = mean @ best_match(kb, unique)
         if symmetric:
             indicator = np.zeros((len(part), len(kb.ic) + 1), dtype=bool, order="F")
-            indicator[:, :-1] = _patient_matrix(kb, part).toarray().astype(bool)
+            indicator[:, :-1] = patient_term_matrix(kb, part).toarray().astype(bool)
             s = _padded_max(indicator, identity, kb, used)  # (n_used_terms, n_part)
             score = 0.5 * (score + (direct @ s).T)
         out[start : start + chunk] = score
@@ -283,32 +163,6 @@ def likelihood_scores(kb: DiseaseKnowledge, patients: list[np.ndarray], *, floor
     return out
 
 
-def _patient_matrix(kb: DiseaseKnowledge, patients: list[np.ndarray]) -> sparse.csr_matrix:
-    rows = np.repeat(np.arange(len(patients)), [len(p) for p in patients])
-    cols = np.concatenate(patients) if patients else np.zeros(0, np.int64)
-    direct = sparse.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), shape=(len(patients), len(kb.ic)))
-    return (direct @ kb.ontology.ancestors.astype(np.float32)).astype(bool).astype(np.float32)
-
-
-def patient_term_matrix(kb: DiseaseKnowledge, patients: list[np.ndarray]) -> sparse.csr_matrix:
-    """Patients x terms float32 0/1 matrix of each patient's terms and all their ancestors."""
-    return _patient_matrix(kb, patients).tocsr()
-
-
-def group_margin(scores: np.ndarray, in_group: np.ndarray) -> np.ndarray:
-    """"Has a disease of the group" score: best score inside the group minus best score outside.
-
-    Examples
-    --------
-    >>> group_margin(np.array([[0.9, 0.2, 0.5], [0.1, 0.8, 0.3]]), np.array([True, False, False])).round(2).tolist()
-    [0.4, -0.7]
-    """
-    in_group = np.asarray(in_group, dtype=bool)
-    if in_group.all() or not in_group.any():
-        raise InputError("group_margin", "the group must hold some but not all diseases", fix="choose another disease group")
-    return scores[:, in_group].max(axis=1) - scores[:, ~in_group].max(axis=1)
-
-
 def _l2_rows(m: sparse.csr_matrix) -> sparse.csr_matrix:
     norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
     return sparse.diags(1.0 / np.maximum(norms, 1e-12)) @ m
@@ -318,25 +172,11 @@ def cosine_scores(kb: DiseaseKnowledge, patients: list[np.ndarray], *, chunk: in
     """Cosine of IC-weighted (TF-IDF-like), ancestor-propagated term vectors: (n_patients, n_diseases)."""
     weight = sparse.diags(kb.ic.astype(np.float32))
     diseases = _l2_rows((kb.propagated.tocsr().astype(np.float32) @ weight).tocsr())
-    queries = _l2_rows((_patient_matrix(kb, patients) @ weight).tocsr())
+    queries = _l2_rows((patient_term_matrix(kb, patients) @ weight).tocsr())
     out = np.zeros((len(patients), len(kb.disease_ids)), dtype=np.float32)
     for start in range(0, len(patients), chunk):
         out[start : start + chunk] = (diseases @ queries[start : start + chunk].T.toarray()).T
     return out
-
-
-def ranks_of(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """1-based rank of column ``truth[i]`` in row ``i`` of ``scores``; ties share the average rank.
-
-    Examples
-    --------
-    >>> ranks_of(np.array([[0.1, 0.9, 0.5], [1.0, 1.0, 0.0]]), np.array([2, 0])).tolist()
-    [2.0, 1.5]
-    """
-    own = scores[np.arange(len(truth)), truth][:, None]
-    greater = (scores > own).sum(axis=1)
-    ties = (scores == own).sum(axis=1) - 1
-    return 1.0 + greater + ties / 2.0
 
 
 def _random_scores(kb: DiseaseKnowledge, patients: list[np.ndarray], *, random_state: int) -> np.ndarray:
@@ -354,40 +194,33 @@ SCORERS = {
 
 
 class _RankerMixin:
-    def _check_knowledge(self, knowledge) -> DiseaseKnowledge:
-        if not isinstance(knowledge, DiseaseKnowledge):
-            raise InputError(type(self).__name__, "fit needs knowledge=DiseaseKnowledge(...)",
-                             fix="build it with DiseaseKnowledge.build(ontology, annotations)")
-        return knowledge
+    """What every ranker shares: its knowledge base (the ``knowledge`` parameter, resolved at
+    ``fit``) and ``classes_``."""
 
-    def rank(self, X, y) -> np.ndarray:
-        """1-based rank of each patient's true disease id ``y`` among all diseases."""
+    def _fit_knowledge(self, y) -> DiseaseKnowledge:
+        """Resolve ``self.knowledge`` into ``namespace_`` (None for a knowledge base object) and ``classes_``."""
+        spec = self.knowledge
+        if isinstance(spec, DiseaseKnowledge):
+            self.namespace_ = None
+        elif spec == "auto":
+            if y is None:
+                raise InputError(type(self).__name__, "knowledge='auto' reads the disease namespace from y, and y is None",
+                                 fix=f"pass y (disease ids) or knowledge= one of {list(NAMESPACES)}")
+            self.namespace_ = namespace_of(y, where=f"{type(self).__name__}.fit(y)")
+        elif spec in NAMESPACES:
+            self.namespace_ = spec
+        else:
+            raise InputError(type(self).__name__, f"knowledge={spec!r} is not a disease knowledge base",
+                             fix=f"use 'auto', one of {list(NAMESPACES)} or a DiseaseKnowledge")
         kb = self.knowledge_
-        truth = pd.Index(kb.disease_ids).get_indexer(np.asarray(y, dtype=object))
-        if (truth < 0).any():
-            raise InputError("rank", f"disease {np.asarray(y)[truth < 0][0]!r} is not among the ranked diseases",
-                             fix="rank patients against a knowledge base that contains their disease")
-        return ranks_of(self.decision_function(X), truth)
+        self.classes_ = kb.disease_ids
+        return kb
 
-    def top_k(self, X, *, k: int = 10) -> pd.DataFrame:
-        """The ``k`` best diseases per patient: columns patient (row position), rank (tied diseases
-        share the best rank), disease_id, disease_name, score, genes."""
-        kb = self.knowledge_
-        scores = self.decision_function(X)
-        k = min(k, scores.shape[1])
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
-        top = np.take_along_axis(top, order, axis=1)
-        flat = top.ravel()
-        return pd.DataFrame({
-            "patient": np.repeat(np.arange(len(scores)), k),
-            # tied diseases share a rank (1 + number of strictly better diseases: 1, 1, 3, ...)
-            "rank": (1 + (scores[:, None, :] > np.take_along_axis(scores, top, axis=1)[:, :, None]).sum(axis=2)).ravel(),
-            "disease_id": kb.disease_ids[flat],
-            "disease_name": kb.disease_names[flat],
-            "score": np.take_along_axis(scores, top, axis=1).ravel(),
-            "genes": kb.genes_of(flat),
-        })
+    @property
+    def knowledge_(self) -> DiseaseKnowledge:
+        """The fitted knowledge base (built once per process per namespace, never pickled with the model)."""
+        check_is_fitted(self, "namespace_")
+        return self.knowledge if self.namespace_ is None else knowledge(self.namespace_)
 
 
 class SimilarityRanker(_RankerMixin, BaseEstimator):
@@ -396,23 +229,24 @@ class SimilarityRanker(_RankerMixin, BaseEstimator):
     Parameters
     ----------
     method : {"resnik", "bma", "tfidf", "likelihood", "random"}
+    knowledge : "auto" (the namespace of ``y``), "OMIM", "ORPHA" or a DiseaseKnowledge.
     random_state : int, used by ``random`` only.
     """
 
-    def __init__(self, *, method: str = "resnik", random_state: int = 0) -> None:
+    def __init__(self, *, method: str = "resnik", knowledge: str | DiseaseKnowledge = "auto", random_state: int = 0) -> None:
         self.method = method
+        self.knowledge = knowledge
         self.random_state = random_state
 
-    def fit(self, X=None, y=None, *, knowledge: DiseaseKnowledge):  # noqa: ARG002 - nothing to learn from patients
+    def fit(self, X=None, y=None):  # noqa: ARG002 - nothing to learn from patients beyond the namespace of y
         if self.method not in SCORERS:
             raise InputError("SimilarityRanker", f"unknown method {self.method!r}", fix=f"use one of {sorted(SCORERS)}")
-        self.knowledge_ = self._check_knowledge(knowledge)
+        self._fit_knowledge(y)
         return self
 
     def decision_function(self, X) -> np.ndarray:
-        check_is_fitted(self, "knowledge_")
-        patients = _as_patients(X, self.knowledge_.ontology)
-        return SCORERS[self.method](self.knowledge_, patients, self.random_state)
+        kb = self.knowledge_
+        return SCORERS[self.method](kb, _as_patients(X, kb.ontology), self.random_state)
 
 
 def _pair_features(kb: DiseaseKnowledge, patients: list[np.ndarray], candidates: np.ndarray,
@@ -449,7 +283,7 @@ def _bma_of(kb: DiseaseKnowledge, patients: list[np.ndarray], candidates: np.nda
     for start in range(0, len(patients), 128):
         part = patients[start : start + 128]
         indicator = np.zeros((len(part), len(kb.ic) + 1), dtype=bool, order="F")
-        indicator[:, :-1] = _patient_matrix(kb, part).toarray().astype(bool)
+        indicator[:, :-1] = patient_term_matrix(kb, part).toarray().astype(bool)
         cand = candidates[start : start + 128]
         terms_needed = np.unique(kb.annotations[np.unique(cand)].indices)
         s = _padded_max(indicator, identity, kb, terms_needed)  # (n_terms_needed, n_part)
@@ -471,10 +305,12 @@ class LearnedRanker(_RankerMixin, BaseEstimator):
     annotated to the disease (with propagation), a frequency-based log-likelihood, the disease's
     number of annotations, the Resnik rank and the patient's number of terms. Trained on patients
     with known diseases on their top ``n_train_candidates`` (the true disease is added when missing).
+    ``knowledge``: as :class:`SimilarityRanker`'s.
     """
 
-    def __init__(self, *, n_candidates: int = 100, n_train_candidates: int = 30, n_estimators: int = 150,
-                 learning_rate: float = 0.05, random_state: int = 0, n_jobs: int = 2) -> None:
+    def __init__(self, *, knowledge: str | DiseaseKnowledge = "auto", n_candidates: int = 100, n_train_candidates: int = 30,
+                 n_estimators: int = 150, learning_rate: float = 0.05, random_state: int = 0, n_jobs: int = 2) -> None:
+        self.knowledge = knowledge
         self.n_candidates = n_candidates
         self.n_train_candidates = n_train_candidates
         self.n_estimators = n_estimators
@@ -490,8 +326,8 @@ class LearnedRanker(_RankerMixin, BaseEstimator):
         order = np.argsort(-np.take_along_axis(base, top, axis=1), axis=1, kind="stable")
         return np.take_along_axis(top, order, axis=1), base
 
-    def fit(self, X, y, *, knowledge: DiseaseKnowledge):
-        kb = self.knowledge_ = self._check_knowledge(knowledge)
+    def fit(self, X, y):
+        kb = self._fit_knowledge(y)
         patients = _as_patients(X, kb.ontology)
         truth = pd.Index(kb.disease_ids).get_indexer(np.asarray(y, dtype=object))
         if (truth < 0).any():
