@@ -84,10 +84,13 @@ def info(task: str) -> None:
             pkg = s.package.requirement + f" ({s.package.registry})" if s.package else "no registry package"
             out.print(f"[bold]source {sid}[/]: {s.title} [{s.kind}], {pkg}, licence {s.licence}; origin {s.origin}")
     if t.implemented:  # what `genotx predict` reads and writes, from the task's own docstrings
-        for label, fn in (("input", "read_input"), ("output", "predict_file")):
-            doc = getattr(getattr(t.module, fn, None), "__doc__", None)
+        for label, names in (("input", ("read_input",)), ("output", ("write_predictions", "format_predictions", "predict_file"))):
+            doc = next((fn.__doc__ for fn in (getattr(t.module, n, None) for n in names) if fn is not None and fn.__doc__), None)
             if doc:
                 out.print(f"[bold]predict {label}[/]: " + inspect.cleandoc(doc).split("\n\n")[0].replace("\n", " "), highlight=False)
+        for name, option in getattr(t.module, "PREDICT_OPTIONS", {}).items():
+            kind = "|".join(option) if isinstance(option, tuple) else getattr(getattr(option, "kind", option), "__name__", str(option))
+            out.print(f"[bold]predict option[/] {name}: {kind} {getattr(option, 'help', '')}", highlight=False)
 
 
 @app.command()

@@ -47,16 +47,26 @@ def _genotx_version() -> str:
 def check_options(task: Task, options: Mapping[str, Any]) -> dict[str, Any]:
     """The user's predict options typed by the task's ``PREDICT_OPTIONS`` (refused when unknown or malformed).
 
-    ``PREDICT_OPTIONS`` maps a name to a type (``int``, ``float``, ``str``, ``Path``) or to a tuple of
-    allowed string values.
+    ``PREDICT_OPTIONS`` maps a name to a type (``int``, ``float``, ``str``, ``Path``; numbers >= 0), a
+    :class:`~genotx.tasks.spec.PredictOption` (type and range) or a tuple of allowed string values.
     """
+    from difflib import get_close_matches
+
+    from genotx.tasks.spec import PredictOption
+
     allowed: Mapping[str, Any] = getattr(task.module, "PREDICT_OPTIONS", {})
     typed = {}
     for key, value in options.items():
         if key not in allowed:
-            fix = f"options of {task.name}: {', '.join(sorted(allowed))}" if allowed else f"{task.name} predict takes no options; drop it"
+            close = get_close_matches(key, list(allowed), n=1)
+            fix = ((f"did you mean {close[0]!r}? " if close else "") + f"options of {task.name}: {', '.join(sorted(allowed))}"
+                   if allowed else f"{task.name} predict takes no options; drop it")
             raise InputError(f"--option {key}", f"unknown option {key!r}", fix=fix)
-        kind = allowed[key]
+        kind, low, high = allowed[key], None, None
+        if isinstance(kind, PredictOption):
+            kind, low, high = kind.kind, kind.low, kind.high
+        elif kind in (int, float):
+            low = 0
         if value is None:
             continue
         if isinstance(kind, tuple):
@@ -68,10 +78,12 @@ def check_options(task: Task, options: Mapping[str, Any]) -> dict[str, Any]:
             converted = kind(value) if not isinstance(value, kind) else value
         except (TypeError, ValueError):
             raise InputError(f"--option {key}", f"{value!r} is not a valid {kind.__name__}", fix=f"write {key}=<{kind.__name__}>") from None
-        if kind in (int, float) and not np.isfinite(float(converted)):
-            raise InputError(f"--option {key}", f"{value!r} is not a finite number", fix=f"write {key}=<a number>")
-        if kind is int and int(converted) < 1:
-            raise InputError(f"--option {key}", f"{value!r} must be >= 1", fix=f"write {key}=<a positive integer>")
+        if kind in (int, float) or (isinstance(kind, type) and issubclass(kind, int | float)):
+            if not np.isfinite(float(converted)):
+                raise InputError(f"--option {key}", f"{value!r} is not a finite number", fix=f"write {key}=<a number>")
+            if (low is not None and converted < low) or (high is not None and converted > high):
+                bounds = f">= {low}" if high is None else f"between {low} and {high}"
+                raise InputError(f"--option {key}", f"{value!r} is out of range", fix=f"write {key}=<a number {bounds}>")
         typed[key] = converted
     return typed
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["TaskSpec", "Dataset", "STAGES", "PROTOCOLS"]
+__all__ = ["TaskSpec", "Dataset", "PredictOption", "STAGES", "PROTOCOLS"]
 
 
 def __getattr__(name: str):
@@ -88,3 +88,22 @@ class TaskSpec:
     @property
     def primary_metric(self) -> str:
         return self.metrics[0]
+
+
+@dataclass(frozen=True)
+class PredictOption:
+    """A typed ``genotx predict --option`` with an allowed range, for a task's ``PREDICT_OPTIONS``.
+
+    A plain type (``int``, ``float``, ``str``, ``Path``) or a tuple of allowed strings works too; a
+    plain ``int`` or ``float`` must be >= 0.
+
+    Examples
+    --------
+    >>> PredictOption(int, low=1, help="diseases listed per patient").low
+    1
+    """
+
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    help: str = ""

@@ -28,10 +28,10 @@ from genotx.data.dataset import Dataset
 from genotx.data.source import source_files
 from genotx.errors import UnknownNameError
 from genotx.evaluate.splits import Fold
-from genotx.tasks.clinical.mendelian_randomization.io import Seed, read_input
+from genotx.tasks.clinical.mendelian_randomization.io import read_input
 from genotx.tasks.clinical.mendelian_randomization.methods import MRMethod, analyse, as_summary
 from genotx.tasks.clinical.mendelian_randomization.protocol import MRSimulationStudy
-from genotx.tasks.spec import TaskSpec
+from genotx.tasks.spec import PredictOption, TaskSpec
 
 __all__ = ["SPEC", "load", "SPLITS", "MODELS", "PROTOCOL", "read_input", "format_predictions", "PREDICT_OPTIONS"]
 
@@ -89,7 +89,8 @@ MODELS = {name: partial(MRMethod, name) for name in ("ivw", "mr_egger", "weighte
 PROTOCOL = MRSimulationStudy(n_reps=100, n_boot=100)
 
 # --- genotx predict: every estimator on a user's file (MR fits nothing: the cached model is the method) ---
-PREDICT_OPTIONS = {"n_boot": int, "random_state": Seed}
+PREDICT_OPTIONS = {"n_boot": PredictOption(int, low=1, help="bootstrap resamples of the median/mode estimators"),
+                   "random_state": PredictOption(int, low=0, help="seed of the bootstraps")}
 
 
 def format_predictions(frame: pd.DataFrame, estimator: MRMethod, *, n_boot: int = 1000, random_state: int = 0) -> dict:

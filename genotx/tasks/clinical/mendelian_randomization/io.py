@@ -11,23 +11,9 @@ from genotx.data.formats.table import check_values, read_table
 from genotx.errors import InputError
 from genotx.simulate.mr import HARMONISED_COLUMNS
 
-__all__ = ["read_input", "Seed", "MIN_VARIANTS"]
+__all__ = ["read_input", "MIN_VARIANTS"]
 
 MIN_VARIANTS = 3  # MR-Egger, weighted median and mode need three variants
-
-
-class Seed(int):
-    """A seed option: any integer >= 0 (the engine's plain ``int`` options are counts, >= 1).
-
-    >>> Seed("0"), Seed(7)
-    (0, 7)
-    """
-
-    def __new__(cls, value) -> Seed:
-        seed = int(value)
-        if seed < 0:
-            raise ValueError(f"{value!r} is negative")
-        return super().__new__(cls, seed)
 
 
 def read_input(path: str | Path) -> pd.DataFrame:
