@@ -5,6 +5,11 @@ the most frequent non-reference base is a candidate SNV when it is seen in >= ``
 >= ``min_snv_fraction`` of them; each read-supported indel (left-normalised) is a candidate when seen
 in >= ``min_count`` reads and >= ``min_indel_fraction`` of the depth.
 
+:func:`model_frame` is what every variant_calling model receives (``fit(X, y)``, ``predict_proba(X)``):
+the candidate table plus ``pileup`` (each row's tensor), ``bam`` and ``reference`` (the files the
+candidate was read from, for a caller that reads the alignments itself). :func:`model_input` builds
+it for a part of the task's Dataset (tensors from ``arrays``, files from ``context``).
+
 :func:`pileup_tensors` turns each candidate into a float32 tensor of shape
 ``(CHANNELS, rows, 2 * half_window + 1)``: one row per read overlapping the candidate (at most
 ``rows``, a seeded subsample when deeper), one column per reference position centred on it. Channels:
@@ -28,13 +33,19 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
 from genotx.bio.alignments import DELETED, UNCOVERED, ReadImages
+from genotx.data.dataset import Dataset
 from genotx.seq.codes import encode_bases as encode
 
-__all__ = ["CHANNELS", "find_candidates", "pileup_tensors", "base_counts"]
+__all__ = ["CHANNELS", "MODEL_COLUMNS", "find_candidates", "pileup_tensors", "base_counts", "model_frame", "model_input"]
+
+#: the columns :func:`model_frame` adds to the candidate table
+MODEL_COLUMNS = ("pileup", "bam", "reference")
 
 CHANNELS = 8
 _BASE_VALUE = np.array([0.25, 0.5, 0.75, 1.0, 0.1, -0.5, 0.0], dtype=np.float32)  # index code (+1 for -1 -> 6)
@@ -163,3 +174,24 @@ def pileup_tensors(
     out[:, 6] = np.minimum(insert / 6.0, 1.0)
     out[:, 7] = _BASE_VALUE[ref][:, None, :]
     return out
+
+
+def model_frame(candidates: pd.DataFrame, tensors: np.ndarray, *, bam, reference: str) -> pd.DataFrame:
+    """The candidates with their ``pileup`` tensors (views, not copies) and the ``bam`` (one path, or
+    one per row) and ``reference`` they were read from: the ``X`` of every variant_calling model.
+
+    >>> frame = model_frame(pd.DataFrame({"pos": [3, 9]}), np.zeros((2, CHANNELS, 4, 5), np.float32), bam="s.bam", reference="r.fa")
+    >>> list(frame.columns), frame["pileup"].iloc[1].shape
+    (['pos', 'pileup', 'bam', 'reference'], (8, 4, 5))
+    """
+    tensors = np.asarray(tensors)
+    if len(tensors) != len(candidates):
+        raise ValueError(f"{len(tensors)} pileup tensors for {len(candidates)} candidates")
+    return candidates.assign(pileup=list(tensors) if len(tensors) else [], bam=bam, reference=str(reference))
+
+
+def model_input(part: Dataset) -> pd.DataFrame:
+    """:func:`model_frame` of a part of the task's Dataset (its rows' tensors, BAMs and reference)."""
+    bams: Mapping[str, str] = part.context["bams"]
+    return model_frame(part.inputs, part.arrays["tensors"], bam=part.inputs["sample"].map(bams).to_numpy(),
+                       reference=part.context["reference_fasta"])

@@ -6,10 +6,15 @@
   small head gives P(0, 1, 2 alternative copies). Trains through :func:`genotx.models.nets.train_network`;
   with ``n_models > 1`` it is a :class:`PileupEnsemble` (several seeds, probabilities averaged).
 * :class:`AlleleFractionGenotyper`: the trivial rule (alt fraction < 0.2 -> 0, < 0.8 -> 1, else 2).
-* :func:`bcftools_calls`: the classical caller, ``bcftools mpileup | call -mv | norm`` run through
-  pysam's bundled bcftools (no external binary).
-* :func:`score_calls`: genotype-aware precision / recall / F1 per variant kind (a call is a true
-  positive only when position, REF, ALT and genotype all match the truth, as in hap.py).
+* :class:`BcftoolsCaller`: the classical caller, ``bcftools mpileup | call -mv | norm`` run through
+  pysam's bundled bcftools (no external binary, :func:`bcftools_calls`); it reads the BAMs itself and
+  learns only its QUAL threshold.
+
+Every model takes the candidate table of :func:`~.features.model_frame` as ``X`` (the genotypers read
+its ``pileup`` or ``depth``/``alt_count`` columns, the caller its ``bam``/``reference`` columns) and
+the true alt copies as ``y``. Genotypers give ``predict_proba(X) -> (n, 3)``
+(:func:`calls_from_predictions` turns it into calls); a caller gives ``call(bam, reference, sample=)``
+(every call of a BAM, candidates or not).
 """
 
 from __future__ import annotations
@@ -24,12 +29,24 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from genotx.bio.alignments import read_reference
 from genotx.data.formats.vcf import read_vcf
-from genotx.tasks.target_discovery.variant_calling.features import CHANNELS
 from genotx.models.nets import train_network
 from genotx.settings import settings
+from genotx.tasks.target_discovery.variant_calling.features import CHANNELS
+from genotx.tasks.target_discovery.variant_calling.scoring import variant_scores
 
-__all__ = ["PileupNet", "PileupEnsemble", "PileupGenotyper", "AlleleFractionGenotyper", "bcftools_calls", "score_calls", "calls_from_predictions"]
+__all__ = ["PileupNet", "PileupEnsemble", "PileupGenotyper", "AlleleFractionGenotyper", "BcftoolsCaller", "bcftools_calls",
+           "calls_from_predictions", "indexed_copy", "QUAL_GRID"]
+
+QUAL_GRID = (0.0, 3.0, 10.0, 20.0, 30.0, 50.0, 75.0, 100.0, 150.0, 200.0)
+
+
+def _tensors(X) -> np.ndarray:
+    """The pileup tensors of ``X``: a :func:`~.features.model_frame` (its ``pileup`` column) or an array."""
+    if isinstance(X, pd.DataFrame):
+        return np.stack(X["pileup"].to_numpy()).astype(np.float32, copy=False) if len(X) else np.zeros((0, CHANNELS, 1, 1), np.float32)
+    return np.asarray(X, dtype=np.float32)
 
 
 def centre_evidence(x: torch.Tensor) -> torch.Tensor:
@@ -106,6 +123,8 @@ class PileupEnsemble(nn.Module):
 class PileupGenotyper(ClassifierMixin, BaseEstimator):
     """CNN genotype classifier on pileup tensors ``(n, CHANNELS, rows, width)``; classes 0, 1, 2.
 
+    ``X`` is a :func:`~.features.model_frame` (its ``pileup`` column is read) or the tensors themselves.
+
     ``n_models`` networks are trained from different seeds (``random_state * 1000 + k``) and their
     probabilities averaged: one network's calls depend visibly on its seed, the average's less so.
     ``class_weight``: ``"balanced"`` (inverse class frequency in the loss) or ``None``.
@@ -133,8 +152,8 @@ class PileupGenotyper(ClassifierMixin, BaseEstimator):
         nets = [PileupNet(channels, self.hidden) for _ in range(self.n_models)]
         return nets[0] if self.n_models == 1 else PileupEnsemble(nets)
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> "PileupGenotyper":
-        X = np.asarray(X, dtype=np.float32)
+    def fit(self, X, y: np.ndarray) -> "PileupGenotyper":
+        X = _tensors(X)
         y = np.asarray(y, dtype=np.int64)
         torch.manual_seed(self.random_state)
         self.network_ = self.build(X.shape[1])
@@ -159,8 +178,9 @@ class PileupGenotyper(ClassifierMixin, BaseEstimator):
         self.classes_ = np.arange(3)
         return self
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def predict_proba(self, X) -> np.ndarray:
         check_is_fitted(self, "network_")
+        X = _tensors(X)
         self.network_.eval()
         out = []
         with torch.no_grad(), settings.limit_threads(self.n_threads):
@@ -169,7 +189,7 @@ class PileupGenotyper(ClassifierMixin, BaseEstimator):
                 out.append(torch.softmax(self.network_(batch), 1).numpy())
         return np.concatenate(out) if out else np.zeros((0, 3))
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X) -> np.ndarray:
         return self.predict_proba(X).argmax(1)
 
 
@@ -188,6 +208,10 @@ class AlleleFractionGenotyper(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "classes_")
         fraction = X["alt_count"].to_numpy(float) / np.maximum(X["depth"].to_numpy(float), 1.0)
         return np.where(fraction < self.het, 0, np.where(fraction < self.hom, 1, 2))
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """The rule's genotype at probability 0.98 (0.01 each other one), so calls get a QUAL and GQ."""
+        return np.eye(3)[self.predict(X)] * 0.98 + 0.01
 
 
 def calls_from_predictions(candidates: pd.DataFrame, proba: np.ndarray) -> pd.DataFrame:
@@ -229,36 +253,68 @@ def bcftools_calls(bam: str | Path, reference_fasta: str | Path, *, min_qual: fl
     return calls.assign(kind=kind).reset_index(drop=True)
 
 
-def _kind_group(kind: pd.Series) -> np.ndarray:
-    return np.where(kind == "snv", "snv", "indel")
+def indexed_copy(fasta: str | Path, folder: Path) -> Path:
+    """A plain, faidx-indexed copy of a (gzip) reference inside ``folder`` (bcftools needs one; the
+    user's folder is never written to)."""
+    import pysam
+
+    reference = read_reference(fasta)
+    path = Path(folder) / "reference.fa"
+    path.write_text("".join(f">{name}\n" + "\n".join(seq[i : i + 60] for i in range(0, len(seq), 60)) + "\n" for name, seq in reference.items()))
+    pysam.faidx(str(path))
+    return path
 
 
-def score_calls(calls: pd.DataFrame, truth: pd.DataFrame) -> dict[str, float]:
-    """Genotype-aware precision/recall/F1 overall and for SNVs and indels (``snv_f1``, ``indel_recall``...).
+class BcftoolsCaller(BaseEstimator):
+    """The classical caller on a sample's BAM; the one thing it learns is its QUAL threshold.
 
-    Both frames need ``pos ref alt genotype`` (+ ``kind`` or it is derived) and, optionally, a
-    ``sample`` column (matching is within sample).
+    ``fit(X, y)`` calls every BAM named in ``X`` (a :func:`~.features.model_frame`) and keeps the
+    threshold of ``qual_grid`` with the best genotype-aware F1 on the training candidates (a call at a
+    candidate against the candidate's true genotype; ties go to the lower threshold).
+    ``call(bam, reference, sample=)`` returns every call of a BAM at QUAL >= the threshold (or
+    ``min_qual``), candidates or not. Calls of the training files are kept (``calls_``), so a part of
+    the same files is not called twice.
     """
-    def keyed(frame: pd.DataFrame) -> pd.DataFrame:
-        frame = frame.copy()
-        if "sample" not in frame:
-            frame["sample"] = ""
-        if "kind" not in frame:
-            frame["kind"] = np.where(frame["ref"].str.len() == frame["alt"].str.len(), "snv", "indel")
-        frame["group"] = _kind_group(frame["kind"])
-        frame["key"] = list(zip(frame["sample"], frame["pos"].astype(int), frame["ref"], frame["alt"], frame["genotype"].astype(int)))
-        return frame
 
-    c, t = keyed(calls), keyed(truth)
-    out: dict[str, float] = {}
-    for group in ("all", "snv", "indel"):
-        cg = c if group == "all" else c[c["group"] == group]
-        tg = t if group == "all" else t[t["group"] == group]
-        tp = len(set(cg["key"]) & set(tg["key"]))
-        precision = tp / len(cg) if len(cg) else float("nan")
-        recall = tp / len(tg) if len(tg) else float("nan")
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
-        prefix = "" if group == "all" else f"{group}_"
-        out.update({f"{prefix}f1": f1, f"{prefix}precision": precision, f"{prefix}recall": recall,
-                    f"{prefix}n_truth": float(len(tg)), f"{prefix}n_calls": float(len(cg)), f"{prefix}tp": float(tp)})
-    return out
+    def __init__(self, *, qual_grid: tuple[float, ...] = QUAL_GRID, random_state: int = 0) -> None:
+        self.qual_grid = qual_grid
+        self.random_state = random_state
+
+    @staticmethod
+    def _key(bam, reference) -> tuple:
+        bam = Path(bam)
+        return str(bam), str(reference), bam.stat().st_size, bam.stat().st_mtime_ns
+
+    def _all_calls(self, bam, reference) -> pd.DataFrame:
+        known = getattr(self, "calls_", {}).get(self._key(bam, reference))
+        if known is not None:
+            return known
+        reference = str(reference)
+        if Path(reference + ".fai").exists() and not reference.endswith(".gz"):
+            return bcftools_calls(bam, reference)
+        with tempfile.TemporaryDirectory() as tmp:
+            return bcftools_calls(bam, indexed_copy(reference, Path(tmp)))
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> BcftoolsCaller:
+        files = X[["sample", "bam", "reference"]].drop_duplicates()
+        self.calls_ = {}
+        frames = []
+        for sample, bam, reference in files.itertuples(index=False):
+            calls = self._all_calls(bam, reference)
+            self.calls_[self._key(bam, reference)] = calls
+            frames.append(calls.assign(sample=sample))
+        calls = pd.concat(frames, ignore_index=True)
+        keys = ["sample", "pos", "ref", "alt"]
+        at_candidates = calls.merge(X[keys].drop_duplicates(), on=keys)
+        y = np.asarray(y)
+        truth = X.loc[y > 0, keys].assign(genotype=y[y > 0])
+        self.f1_by_qual_ = {q: variant_scores(at_candidates[at_candidates["qual"].fillna(0) >= q], truth)["f1"] for q in self.qual_grid}
+        self.qual_threshold_ = max(self.f1_by_qual_, key=lambda q: (self.f1_by_qual_[q], -q))
+        return self
+
+    def call(self, bam: str | Path, reference: str | Path, *, sample: str, min_qual: float | None = None) -> pd.DataFrame:
+        """Calls of ``bam`` (``sample contig pos ref alt kind genotype qual ...``) at QUAL >= the fitted threshold."""
+        check_is_fitted(self, "qual_threshold_")
+        calls = self._all_calls(bam, reference)
+        threshold = self.qual_threshold_ if min_qual is None else min_qual
+        return calls[calls["qual"].fillna(0) >= threshold].assign(sample=sample).reset_index(drop=True)
