@@ -354,6 +354,9 @@ _EXPRESSION = {"TPS": ("[{g} TPS {x}%]", "[{g} (22C3) TPS {x}%]", "[{g} tumor pr
                "IHC": ("[{g} IHC {x}+]", "[{g} {x}+ by IHC]", "[{g} score {x}+]")}
 #: families whose phrasings use the reversed forms ("L858R in EGFR") as well
 _USES_REVERSED = {"narrative_a", "narrative_b", "referral_letter", "tumour_board"}
+_PAIRS = ("{A} was detected, but no {B} was found.", "Positive for {A}; negative for {B}.", "{A} present, {B} absent.",
+          "{B} negative, {A} positive.", "No {B}; {A} identified.", "{A} (detected) / {B} (not detected).")
+_WRAPPED = {"ngs_report_a", "fish_ihc", "heme_path", "narrative_a", "discharge_summary", "pathology_synoptic"}
 _ABBREVIATIONS = {"patient": "pt", "history": "hx", "with": "w/", "negative": "neg", "positive": "pos", "without": "w/o",
                   "mutation": "mut", "amplification": "amp", "family history": "FHx", "diagnosis": "dx", "treatment": "tx"}
 _CONTEXT_SLOTS = ("{vaf}", "{vaf2}", "{year}", "{yy}", "{rel}", "{drug}", "{dx}")
@@ -497,7 +500,7 @@ def _write_note(doc: int, family_name: str, genes: Sequence[str], rng: np.random
     if rng.random() < 0.5:
         line(f"Date: {int(rng.integers(1, 13)):02d}/{int(rng.integers(1, 29)):02d}/20{int(rng.integers(15, 25))}   MRN: [redacted]\n")
     if rng.random() < 0.4:  # a gene panel list: gene symbols that are not results
-        panel = rng.choice(genes, size=int(rng.integers(5, 15)), replace=False)
+        panel = rng.choice(genes, size=min(len(genes), int(rng.integers(5, 15))), replace=False)
         line(f"Genes analyzed: {', '.join(panel)}.\n")
     n_markers = int(rng.integers(1, 5))
     statuses = rng.choice(STATUSES, size=n_markers, p=[0.42, 0.26, 0.12, 0.1, 0.1])
@@ -523,34 +526,59 @@ def _write_note(doc: int, family_name: str, genes: Sequence[str], rng: np.random
         for (marker, status), w in zip(markers, where):
             if w == s_index:
                 pieces.append(("marker", (marker, status)))
-        order = rng.permutation(len(pieces))
-        for k in order:
-            kind, value = pieces[k]
+        order = list(rng.permutation(len(pieces)))
+        while order:
+            kind, value = pieces[order.pop(0)]
             if kind == "noise":
                 line(_noisy(value, rng, abbreviate=abbreviate, typo=typo) + " ")
                 continue
-            marker, status = value
-            mention, s, e, variant = _render_marker(marker, status, family_name, rng)
-            sentence = _sentence_for(status, family, rng)
-            before, _, after = sentence.partition("{M}")
-            if upper:
-                before, mention, after = before.upper(), mention.upper(), after.upper()
-            writer.add(_noisy(before, rng, abbreviate=abbreviate, typo=typo))
-            writer.add(mention[:s])
-            span_text = mention[s:e]
-            if typo and rng.random() < typo:  # a slip inside a marker's keyword (never its gene or variant code)
-                words = span_text.split(" ")
-                j = int(rng.integers(len(words)))
-                if words[j].lower() in ("mutation", "amplification", "rearrangement", "deletion", "translocation", "insertion"):
-                    words[j] = _typo(words[j], rng)
-                span_text = " ".join(words)
-            writer.add_span(span_text, (marker.kind, marker_id(marker.gene, variant), status))
-            writer.add(mention[e:])
-            writer.add(_noisy(after, rng, abbreviate=abbreviate, typo=typo) + (" " if rng.random() < 0.7 else "\n"))
+            partner = next((k for k in order if pieces[k][0] == "marker"), None)
+            pair = partner is not None and {value[1], pieces[partner][1][1]} == {"positive", "negative"} and rng.random() < 0.6
+            if pair:  # two results in one sentence: a cue's scope must stop at the right mention
+                order.remove(partner)
+                first, second = (value, pieces[partner][1]) if value[1] == "positive" else (pieces[partner][1], value)
+                sentence, slots = str(rng.choice(_PAIRS)), {"{A}": first, "{B}": second}
+            else:
+                sentence, slots = _sentence_for(value[1], family, rng), {"{M}": value}
+            for chunk in re.split(r"(\{[MAB]\})", sentence):
+                if chunk in slots:
+                    _write_mention(writer, *slots[chunk], family_name, rng, upper=upper, typo=typo)
+                else:
+                    writer.add(_noisy(chunk.upper() if upper else chunk, rng, abbreviate=abbreviate, typo=typo))
+            writer.add(" " if rng.random() < 0.7 else "\n")
         line("\n")
     if rng.random() < 0.5:
         line(f"\n{_noise(rng)}\n")
-    return writer.text(), writer.spans
+    text = writer.text()
+    if family_name in _WRAPPED and rng.random() < 0.6:  # hard-wrapped at ~72 columns: spaces become line breaks
+        chars, column = list(text), 0
+        for i, c in enumerate(chars):
+            column = 0 if c == "\n" else column + 1
+            if c == " " and column > 72:
+                chars[i], column = "\n", 0
+        text = "".join(chars)
+    return text, writer.spans
+
+
+def _write_mention(writer: _Writer, marker: Marker, status: str, family_name: str, rng: np.random.Generator, *, upper: bool,
+                   typo: float) -> None:
+    mention, s, e, variant = _render_marker(marker, status, family_name, rng)
+    if upper:
+        mention = mention.upper()
+    writer.add(mention[:s])
+    span_text = mention[s:e]
+    if typo and rng.random() < typo * 5:  # a slip inside a marker's keyword or, rarely, its gene name
+        words = span_text.split(" ")
+        j = int(rng.integers(len(words)))
+        if words[j].lower() in ("mutation", "amplification", "rearrangement", "deletion", "translocation", "insertion"):
+            words[j] = _typo(words[j], rng)
+        elif j == 0 and re.fullmatch(r"[A-Z]{3,}[A-Z0-9]*", words[0]) and rng.random() < 0.5:
+            w = words[0]
+            k = int(rng.integers(1, len(w) - 1))
+            words[0] = w[:k] + w[k + 1] + w[k] + w[k + 2:]
+        span_text = " ".join(words)
+    writer.add_span(span_text, (marker.kind, marker_id(marker.gene, variant), status))
+    writer.add(mention[e:])
 
 
 def _noise(rng: np.random.Generator) -> str:

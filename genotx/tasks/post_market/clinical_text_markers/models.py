@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
-from sklearn.feature_extraction import DictVectorizer, FeatureHasher
+from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from genotx.errors import InputError
@@ -277,13 +277,13 @@ class SpanExtractor(BaseEstimator):
         before, after, heading = context_window(text, s, e, bounds=bounds)
         rule = context_status(text, s, e, bounds=bounds)
         f = {"rule=" + rule: 1.0, "bias": 1.0}
-        words = before.lower().split()
+        words = [t[2].lower() for t in tokenize(before)]
         for i, w in enumerate(words):
             f["L=" + w] = 1.0
             if i + 1 < len(words):
                 f[f"L2={w}_{words[i + 1]}"] = 1.0
-        for w in after.lower().split():
-            f["R=" + w] = 1.0
+        for w in tokenize(after):
+            f["R=" + w[2].lower()] = 1.0
         for w in heading.lower().split():
             f["H=" + w] = 1.0
         return f
@@ -341,15 +341,15 @@ class SpanExtractor(BaseEstimator):
             tokens, f = self._features(text)
             feats += f
             tags += _bio(tokens, doc)
-        self.hasher_ = FeatureHasher(n_features=2**20, input_type="dict", alternate_sign=False)
-        X = self.hasher_.transform(feats)
+        self.vectorizer_ = DictVectorizer()
+        X = self.vectorizer_.fit_transform(feats)
         self.tagger_ = LogisticRegression(C=self.C, max_iter=300, tol=1e-3).fit(X, tags)
 
     def _tag(self, text: str) -> list[tuple[int, int, str]]:
         tokens, feats = self._features(text)
         if not tokens:
             return []
-        proba = self.tagger_.predict_proba(self.hasher_.transform(feats))
+        proba = self.tagger_.predict_proba(self.vectorizer_.transform(feats))
         tags = _viterbi(np.log(np.clip(proba, 1e-12, 1.0)), list(self.tagger_.classes_))
         return _decode(tokens, tags)
 

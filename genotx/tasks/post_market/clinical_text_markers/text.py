@@ -80,9 +80,11 @@ def context_window(text: str, start: int, end: int, *, bounds: np.ndarray | None
     """The sentence text before the mention (last :data:`PRE_WINDOW` tokens), after it (first
     :data:`POST_WINDOW` tokens) and the section heading."""
     s0, s1 = _sentence(text, start, end, bounds)
-    before = [t[2] for t in tokenize(text[s0:start])][-PRE_WINDOW:]
-    after = [t[2] for t in tokenize(text[end:s1])][:POST_WINDOW]
-    return " ".join(before), " ".join(after), section_heading(text, start)
+    before = tokenize(text[s0:start])[-PRE_WINDOW:]
+    after = tokenize(text[end:s1])[:POST_WINDOW]
+    pre = " ".join(text[s0 + before[0][0]:start].split()) if before else ""
+    post = " ".join(text[end:end + after[-1][1]].split()) if after else ""
+    return pre, post, section_heading(text, start)
 
 
 def context_status(text: str, start: int, end: int, *, bounds: np.ndarray | None = None) -> str:
