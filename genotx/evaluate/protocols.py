@@ -368,57 +368,118 @@ METRICS_KIND = {name: metric.kind for name, metric in METRICS.items()}
 class Network(Protocol):
     """Samples x variables in, a score for every directed pair of variables out, compared with a
     reference network (``dataset.context["edges"]``: a DataFrame ``source, target``) by AUROC/AUPR
-    over all ordered pairs (self-pairs excluded); ``*_undirected`` metrics score max(s_ij, s_ji).
+    over all ordered pairs (self-pairs excluded); ``*_undirected`` metrics score max(s_ij, s_ji)
+    over the unordered pairs against "an edge either way".
+
+    Beside each AUPR metric its random expectation ``<name>_random`` (the positive fraction: what a
+    random scorer gets on average; a random scorer's AUROC is 0.5). A symmetric reference (protein
+    complexes: ``dataset.context["directed"] = False``) has no directed metrics (NaN) and is scored
+    over the p(p-1)/2 unordered pairs, vectorised, so genome-scale networks (millions of pairs) fit.
 
     Estimator contract: ``fit(X)`` then ``edge_scores_`` (a ``(n_variables, n_variables)`` array,
     row = regulator/source, column = target) with ``variables_`` naming its rows and columns.
-    Splits choose the samples the method sees (all, or subsamples for stability).
+    Splits choose the samples the method sees (all, or subsamples for stability): metrics are the
+    mean over folds and, with several folds, ``edge_score_stability`` is the mean Spearman
+    correlation of the folds' edge scores over all pairs. The predictions table keeps every pair up
+    to ``max_table_rows`` per fold, else the best-scored ones. Hook: :meth:`finish`.
     """
 
     name = "network"
 
+    def __init__(self, *, max_table_rows: int = 50_000) -> None:
+        self.max_table_rows = max_table_rows
+
     def evaluate(self, task, dataset: Dataset, *, split: str, model: str | None = None, estimator=None, seed: int = 0,
                  progress: Callable[[], None] | None = None) -> Outcome:
         folds = task.folds(dataset, split, random_state=seed)
-        fold_metrics, tables = [], []
+        directed = bool(dataset.context.get("directed", True))
+        fold_metrics, tables, fitted, pair_scores = [], [], [], []
         for fold in folds:
-            fitted = self.make(task, model, estimator, seed).fit(dataset.inputs.iloc[fold.train])
-            table = edge_table(fitted.edge_scores_, fitted.variables_, dataset.context["edges"])
+            estimator_ = self.make(task, model, estimator, seed).fit(dataset.inputs.iloc[fold.train])
+            table = edge_table(estimator_.edge_scores_, estimator_.variables_, dataset.context["edges"], directed=directed)
             fold_metrics.append({"fold": fold.name, "n_test": len(table), **self.score(task, table)})
+            column = "y_pred" if directed else "y_pred_undirected"
+            pair_scores.append(table[column].to_numpy())
+            if len(table) > self.max_table_rows:  # genome scale: keep the best-scored pairs for plots
+                table = table.iloc[np.argsort(-table[column].to_numpy(), kind="stable")[: self.max_table_rows]]
             tables.append(table.assign(fold=fold.name))
+            fitted.append((fold, estimator_))
             if progress:
                 progress()
         names = [k for k in fold_metrics[0] if k not in ("fold", "n_test")]
-        metrics = {k: float(np.nanmean([f[k] for f in fold_metrics])) for k in names}
-        return Outcome(metrics, int(np.mean([len(f.train) for f in folds])), len(tables[0]), fold_metrics,
-                       pd.concat(tables, ignore_index=True))
+        metrics = {k: float(np.nanmean([f[k] for f in fold_metrics])) if np.isfinite([f[k] for f in fold_metrics]).any()
+                   else float("nan") for k in names}
+        if len(pair_scores) > 1:
+            metrics["edge_score_stability"] = _mean_rank_correlation(pair_scores)
+        outcome = Outcome(metrics, int(np.mean([len(f.train) for f in folds])), fold_metrics[0]["n_test"], fold_metrics,
+                          pd.concat(tables, ignore_index=True), fitted=fitted)
+        self.finish(task, dataset, outcome, split=split, model=model, seed=seed)
+        outcome.fitted = []  # fitted models can be large; a run record never holds them
+        return outcome
 
     def score(self, task, table: pd.DataFrame) -> dict[str, float]:
+        """Every SPEC metric on the edge table, and ``<name>_random`` beside each AUPR metric."""
         out = {}
         for name in task.spec.metrics:
-            base, _, mode = name.partition("_undirected")
-            if name.endswith("_undirected"):
-                out[name] = safe_metrics([base], table["y_true_undirected"], table["y_pred_undirected"])[base]
-            else:
-                out[name] = safe_metrics([name], table["y_true"], table["y_pred"])[name]
+            base, _, _ = name.partition("_undirected")
+            suffix = "_undirected" if name.endswith("_undirected") else ""
+            if f"y_true{suffix}" not in table:  # directed metric of a symmetric reference
+                out[name] = float("nan")
+                continue
+            y_true = table[f"y_true{suffix}"].to_numpy()
+            out[name] = safe_metrics([base], y_true, table[f"y_pred{suffix}"].to_numpy())[base]
+            if base == "aupr":
+                out[f"{name}_random"] = float(np.mean(y_true)) if len(y_true) else float("nan")
         return out
 
+    def finish(self, task, dataset: Dataset, outcome: Outcome, *, split: str, model: str | None, seed: int) -> None:  # noqa: ARG002
+        """After scoring: a task adds details (``outcome.fitted`` holds ``(fold, estimator)`` pairs)."""
 
-def edge_table(scores: np.ndarray, variables: Sequence[str], edges: pd.DataFrame) -> pd.DataFrame:
-    """Every ordered pair (i != j) with its score and whether the reference has i -> j (and either way)."""
-    variables = list(variables)
+
+def _mean_rank_correlation(columns: list[np.ndarray]) -> float:
+    """Mean Spearman correlation over every two of ``columns`` (equal-length score vectors)."""
+    from scipy.stats import rankdata
+
+    ranks = [rankdata(c) for c in columns]
+    values = [np.corrcoef(a, b)[0, 1] for k, a in enumerate(ranks) for b in ranks[k + 1:]]
+    return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+
+
+def edge_table(scores: np.ndarray, variables: Sequence[str], edges: pd.DataFrame, *, directed: bool = True) -> pd.DataFrame:
+    """Every ordered pair (i != j) with its score and whether the reference has i -> j (and either way).
+
+    With ``directed=False`` (a symmetric reference) only the unordered pairs i < j, with the
+    ``*_undirected`` columns. ``source``/``target`` are categoricals (cheap for millions of pairs);
+    reference edges naming variables that were not measured are ignored.
+
+    Examples
+    --------
+    >>> t = edge_table(np.array([[0, 0.9, 0.1], [0.2, 0, 0.8], [0.3, 0.1, 0]]), ["a", "b", "c"],
+    ...                pd.DataFrame({"source": ["a"], "target": ["b"]}))
+    >>> t[t.y_true == 1][["source", "target", "y_pred"]].values.tolist()
+    [['a', 'b', 0.9]]
+    >>> edge_table(np.eye(3), ["a", "b", "c"], pd.DataFrame({"source": ["b"], "target": ["a"]}), directed=False)["y_true_undirected"].tolist()
+    [1, 0, 0]
+    """
+    variables = pd.Index([str(v) for v in variables])
     n = len(variables)
     scores = np.asarray(scores, dtype=float)
-    index = {v: i for i, v in enumerate(variables)}
+    if scores.shape != (n, n):
+        raise ValueError(f"edge scores have shape {scores.shape} for {n} variables")
+    s = variables.get_indexer(edges["source"].astype(str).to_numpy())
+    t = variables.get_indexer(edges["target"].astype(str).to_numpy())
+    known = (s >= 0) & (t >= 0) & (s != t)
     truth = np.zeros((n, n), dtype=bool)
-    for s, t in zip(edges["source"], edges["target"]):
-        if s in index and t in index:
-            truth[index[s], index[t]] = True
-    i, j = np.where(~np.eye(n, dtype=bool))
+    truth[s[known], t[known]] = True
     either = truth | truth.T
-    undirected = np.maximum(scores, scores.T)
-    return pd.DataFrame({"source": np.array(variables)[i], "target": np.array(variables)[j], "y_true": truth[i, j].astype(int),
-                         "y_pred": scores[i, j], "y_true_undirected": either[i, j].astype(int), "y_pred_undirected": undirected[i, j]})
+    i, j = np.triu_indices(n, 1) if not directed else np.where(~np.eye(n, dtype=bool))
+    codes = np.int16 if n < 2**15 else np.int32
+    columns = {"source": pd.Categorical.from_codes(i.astype(codes), variables),
+               "target": pd.Categorical.from_codes(j.astype(codes), variables)}
+    if directed:
+        columns.update({"y_true": truth[i, j].astype(np.int8), "y_pred": scores[i, j]})
+    columns.update({"y_true_undirected": either[i, j].astype(np.int8), "y_pred_undirected": np.maximum(scores[i, j], scores[j, i])})
+    return pd.DataFrame(columns)
 
 
 # ---- estimation: an effect with a confidence interval ----------------------------------------------
