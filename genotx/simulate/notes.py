@@ -36,7 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Marker", "MARKERS", "ALIASES", "FAMILIES", "STATUSES", "KINDS", "simulate_notes", "marker_id"]
+__all__ = ["Marker", "MARKERS", "ALIASES", "FAMILIES", "STATUSES", "KINDS", "simulate_notes", "marker_id", "RELATIONS",
+           "PASSAGE_FAMILIES", "simulate_passages"]
 
 STATUSES: tuple[str, ...] = ("positive", "negative", "uncertain", "historical", "family")
 KINDS: tuple[str, ...] = ("mutation", "fusion", "copy_number", "expression", "signature")
@@ -611,3 +612,133 @@ def simulate_notes(n_notes: int = 600, *, genes: Sequence[str] = (), families: S
         text, spans = _write_note(doc, family, genes, rng, typo=typo_rate)
         rows.append({"document_id": f"note{doc:05d}", "family": family, "text": text, "annotations": spans})
     return pd.DataFrame(rows, columns=["document_id", "family", "text", "annotations"])
+
+
+# ---- literature passages with drug-gene and gene-disease relations ---------------------------------
+
+#: ChemProt-style drug -> gene relation types, and the gene -> disease association; "none" = no relation
+RELATIONS: tuple[str, ...] = ("activator", "inhibitor", "agonist", "antagonist", "substrate", "association")
+
+# family -> relation -> template ({H} head: a drug, or a gene for "association"; {T} tail: a gene, or a
+# disease). "none" templates name both entities without relating them (or deny the relation).
+PASSAGE_FAMILIES: dict[str, dict[str, tuple[str, ...]]] = {
+    "pharmacology_a": {
+        "inhibitor": ("{H} potently inhibited {T} in kinase assays.",), "activator": ("{H} activated {T} in a dose-dependent manner.",),
+        "agonist": ("{H} is a full agonist of {T}.",), "antagonist": ("{H} acted as a competitive antagonist of {T}.",),
+        "substrate": ("{H} is a substrate of {T}.",), "association": ("Germline {H} variants cause {T}.",),
+        "none_drug": ("{H} did not inhibit {T} at concentrations up to 10 uM.",), "none_disease": ("{H} was not associated with {T}.",),
+    },
+    "pharmacology_b": {
+        "inhibitor": ("{T} activity was blocked by {H}.",), "activator": ("{T} was strongly activated by {H}.",),
+        "agonist": ("{T} was stimulated by the agonist {H}.",), "antagonist": ("{T} signalling was antagonized by {H}.",),
+        "substrate": ("{T} metabolizes {H} in hepatocytes.",), "association": ("{T} is associated with mutations in {H}.",),
+        "none_drug": ("{T} levels were measured before {H} treatment.",), "none_disease": ("{T} patients were screened; {H} served as a control gene.",),
+    },
+    "review_a": {
+        "inhibitor": ("{H}, a selective {T} inhibitor, was well tolerated.",), "activator": ("{H}, an allosteric {T} activator, restored function.",),
+        "agonist": ("{H}, a {T} agonist, was given daily.",), "antagonist": ("{H}, a {T} antagonist, reduced symptoms.",),
+        "substrate": ("{H}, a known {T} substrate, accumulated in poor metabolizers.",), "association": ("{H}, a gene implicated in {T}, was sequenced.",),
+        "none_drug": ("{H}, unlike other agents, left {T} unaffected.",), "none_disease": ("{H}, previously studied in other disorders, showed no link to {T}.",),
+    },
+    "review_b": {
+        "inhibitor": ("Treatment with {H} suppressed {T} phosphorylation.",), "activator": ("Treatment with {H} increased {T} activity.",),
+        "agonist": ("Binding of {H} stimulated {T} receptor signalling.",), "antagonist": ("Binding of {H} blocked {T} receptor signalling.",),
+        "substrate": ("Clearance of {H} depends on {T}.",), "association": ("Loss of {H} function underlies {T}.",),
+        "none_drug": ("Treatment with {H} was started while {T} was wild-type.",), "none_disease": ("Loss of {H} was excluded in {T}.",),
+    },
+    "abstract_a": {
+        "inhibitor": ("We show that {H} targets and inhibits {T}.",), "activator": ("We show that {H} directly activates {T}.",),
+        "agonist": ("We show that {H} binds {T} as an agonist.",), "antagonist": ("We show that {H} binds {T} as an antagonist.",),
+        "substrate": ("We show that {H} is transported by {T}.",), "association": ("We show that {H} is a susceptibility gene for {T}.",),
+        "none_drug": ("We show that {H} and {T} act in separate pathways.",), "none_disease": ("We show that {H} plays no role in {T}.",),
+    },
+    "abstract_b": {
+        "inhibitor": ("{H} reduced {T} enzymatic activity by 80%.",), "activator": ("{H} enhanced {T} enzymatic activity twofold.",),
+        "agonist": ("{H} elicited maximal {T} responses (agonist).",), "antagonist": ("{H} abolished agonist-induced {T} responses.",),
+        "substrate": ("{H} was oxidized by recombinant {T}.",), "association": ("Biallelic {H} mutations were found in {T}.",),
+        "none_drug": ("{H} had no measurable effect on {T}.",), "none_disease": ("No {H} mutation was found in {T} cases.",),
+    },
+    "clinical_a": {
+        "inhibitor": ("Patients received {H} to inhibit {T}.",), "activator": ("Patients received {H} to activate {T}.",),
+        "agonist": ("Patients received the {T} agonist {H}.",), "antagonist": ("Patients received the {T} antagonist {H}.",),
+        "substrate": ("Patients with low {T} activity had high {H} exposure.",), "association": ("Patients with {T} carried {H} mutations.",),
+        "none_drug": ("Patients received {H}; {T} status was unknown.",), "none_disease": ("Patients with {T} were tested and {H} was normal.",),
+    },
+    "clinical_b": {
+        "inhibitor": ("{H} therapy produced durable {T} blockade.",), "activator": ("{H} therapy led to sustained {T} activation.",),
+        "agonist": ("{H} therapy provided {T} receptor agonism.",), "antagonist": ("{H} therapy provided {T} receptor blockade as an antagonist.",),
+        "substrate": ("{H} dosing was adjusted for {T} genotype because the drug is metabolized by it.",),
+        "association": ("{T} is caused by pathogenic {H} variants.",),
+        "none_drug": ("{H} therapy was stopped before {T} testing.",), "none_disease": ("{T} was diagnosed; {H} testing was negative.",),
+    },
+    "mechanism_a": {
+        "inhibitor": ("Mechanistically, {H} binds the ATP pocket of {T} and blocks it.",), "activator": ("Mechanistically, {H} stabilizes the active form of {T}.",),
+        "agonist": ("Mechanistically, {H} occupies the {T} ligand site and triggers signalling.",),
+        "antagonist": ("Mechanistically, {H} occupies the {T} ligand site without triggering signalling.",),
+        "substrate": ("Mechanistically, {H} undergoes hydroxylation by {T}.",), "association": ("Mechanistically, disruption of {H} leads to {T}.",),
+        "none_drug": ("Mechanistically, {H} works independently of {T}.",), "none_disease": ("Mechanistically, {H} is unrelated to {T}.",),
+    },
+    "mechanism_b": {
+        "inhibitor": ("{T} is the primary target of {H}, which abrogates its activity.",), "activator": ("{T} is switched on by {H}.",),
+        "agonist": ("{T} responds to {H} as to its natural ligand.",), "antagonist": ("{T} is prevented from responding to its ligand by {H}.",),
+        "substrate": ("{T} is the main enzyme clearing {H}.",), "association": ("{T} segregates with a {H} frameshift in three families.",),
+        "none_drug": ("{T} is not a target of {H}.",), "none_disease": ("{T} did not segregate with {H} variants.",),
+    },
+}
+_FILLERS = ("Cells were cultured for 48 h.", "Data are shown as mean and standard deviation.", "The study was approved by the ethics board.",
+            "Further work is needed.", "Results were consistent across three replicates.", "Samples were collected at baseline.")
+
+
+def simulate_passages(n_passages: int = 600, *, drugs: Sequence[str], genes: Sequence[str], diseases: Sequence[str],
+                      families: Sequence[str] | None = None, random_state: int = 0) -> pd.DataFrame:
+    """Literature-like passages with given entity mentions and their relations (semi-synthetic).
+
+    Every passage belongs to one family of :data:`PASSAGE_FAMILIES`; entity names are the caller's
+    real names (drugs, gene symbols, diseases). Returns ``passage_id``, ``family``, ``text``,
+    ``entities`` (``(start, end, type, name)``, type drug / gene / disease) and ``relations``
+    (``(head_start, head_end, tail_start, tail_end, relation)``; unrelated pairs are not listed).
+
+    Examples
+    --------
+    >>> p = simulate_passages(3, drugs=["Gefitinib"], genes=["EGFR", "CYP3A4"], diseases=["Noonan syndrome 1"])
+    >>> row = p.iloc[0]
+    >>> all(row.text[s:e] == name for s, e, _, name in row.entities)
+    True
+    """
+    rng = np.random.default_rng(random_state)
+    families = list(families or PASSAGE_FAMILIES)
+    labels = list(RELATIONS) + ["none_drug", "none_disease"]
+    weights = np.array([1, 1.4, 0.8, 0.8, 0.8, 1.4, 1.2, 1.0])
+    rows = []
+    for i in range(n_passages):
+        family = families[i % len(families)]
+        parts, entities, relations, length = [], [], [], 0
+
+        def add(text: str) -> None:
+            nonlocal length
+            parts.append(text)
+            length += len(text)
+
+        for _ in range(int(rng.integers(1, 4))):
+            if rng.random() < 0.3:
+                add(str(rng.choice(_FILLERS)) + " ")
+            label = str(rng.choice(labels, p=weights / weights.sum()))
+            template = str(rng.choice(PASSAGE_FAMILIES[family][label]))
+            disease_pair = label in ("association", "none_disease")
+            head = (str(rng.choice(genes)), "gene") if disease_pair else (str(rng.choice(drugs)), "drug")
+            tail = (str(rng.choice(diseases)), "disease") if disease_pair else (str(rng.choice(genes)), "gene")
+            spans = {}
+            for chunk in re.split(r"(\{[HT]\})", template):
+                if chunk in ("{H}", "{T}"):
+                    name, kind = head if chunk == "{H}" else tail
+                    spans[chunk] = (length, length + len(name))
+                    entities.append((length, length + len(name), kind, name))
+                    add(name)
+                else:
+                    add(chunk)
+            add(" ")
+            if not label.startswith("none"):
+                relations.append((*spans["{H}"], *spans["{T}"], label))
+        text = "".join(parts).rstrip()
+        rows.append({"passage_id": f"passage{i:05d}", "family": family, "text": text, "entities": entities, "relations": relations})
+    return pd.DataFrame(rows, columns=["passage_id", "family", "text", "entities", "relations"])

