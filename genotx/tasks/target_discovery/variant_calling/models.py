@@ -215,7 +215,15 @@ class AlleleFractionGenotyper(ClassifierMixin, BaseEstimator):
 
 
 def calls_from_predictions(candidates: pd.DataFrame, proba: np.ndarray) -> pd.DataFrame:
-    """Variant calls (genotype 1 or 2) with QUAL = -10 log10 P(no variant) and GQ from the probabilities."""
+    """Variant calls (genotype 1 or 2) with QUAL = -10 log10 P(no variant) and GQ from the probabilities:
+    one per sample, position and kind (the most likely allele).
+
+    >>> candidates = pd.DataFrame({"sample": ["a", "b", "a"], "contig": "c", "pos": [5, 5, 5], "ref": "A",
+    ...                            "alt": ["G", "G", "T"], "kind": "snv"})
+    >>> proba = np.array([[0.1, 0.9, 0.0], [0.2, 0.8, 0.0], [0.5, 0.5, 0.0]])
+    >>> calls_from_predictions(candidates, proba)[["sample", "alt", "genotype"]].values.tolist()
+    [['a', 'G', 1], ['b', 'G', 1]]
+    """
     genotype = proba.argmax(1)
     eps = 1e-10
     out = candidates.assign(
@@ -225,8 +233,9 @@ def calls_from_predictions(candidates: pd.DataFrame, proba: np.ndarray) -> pd.Da
         filter="PASS",
     )
     out = out[out["genotype"] > 0]
-    # one call per position and kind: keep the most likely allele
-    out = out.sort_values("qual", ascending=False).drop_duplicates(["contig", "pos", "kind"]).sort_values(["contig", "pos"])
+    # one call per sample, position and kind: keep the most likely allele (samples are called apart)
+    keys = [c for c in ("sample", "contig", "pos", "kind") if c in out]
+    out = out.sort_values("qual", ascending=False).drop_duplicates(keys).sort_values(["contig", "pos"])
     return out.reset_index(drop=True)
 
 
