@@ -181,13 +181,16 @@ class Task:
         return own if own is not None else PROTOCOLS[self.spec.protocol]()
 
     def evaluate(self, y_pred, part: Dataset, *, metrics: tuple[str, ...] | None = None) -> dict[str, float]:
-        """Every SPEC metric (grouped ones included) of predictions for the rows of ``part``.
+        """Every SPEC metric (grouped ones included) of predictions for the rows of ``part``, computed
+        as the task's protocol computes them.
 
-        For a classifier pass the positive-class probability (label metrics threshold it at 0.5).
+        ``y_pred``: one prediction per row (a classifier's positive-class probability: label metrics
+        threshold it at 0.5); for a ranking task, the rank of each row's true candidate (1 = top).
         """
         import numpy as np
 
         from genotx.evaluate.metrics import evaluate as compute_metrics
+        from genotx.evaluate.protocols import Prediction, Supervised
 
         y_pred = np.asarray(y_pred)
         if len(y_pred) != len(part):
@@ -195,6 +198,9 @@ class Task:
         labels = None
         if self.spec.target == "binary" and y_pred.dtype.kind == "f":
             labels = (y_pred >= 0.5).astype(np.asarray(part.target).dtype)
+        protocol = self.protocol
+        if metrics is None and isinstance(protocol, Supervised):
+            return protocol.score(self, part, Prediction(y_pred, labels), seed=0)
         return compute_metrics(metrics or self.spec.metrics, part.target, y_pred, groups=part.groups, labels=labels)
 
     def read_input(self, path, **options) -> Any:
