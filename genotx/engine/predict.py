@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import logging
 import re
@@ -38,10 +40,21 @@ log = logging.getLogger(__name__)
 
 
 def _genotx_version() -> str:
+    """The installed version and a hash of genotx's own source: a model is retrained after any code change."""
     try:
-        return version("genotx")
+        installed = version("genotx")
     except PackageNotFoundError:  # running from a source tree
-        return "unknown"
+        installed = "unknown"
+    return installed + ":" + _code_hash()
+
+
+@functools.lru_cache(maxsize=1)
+def _code_hash() -> str:
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def check_options(task: Task, options: Mapping[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,6 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import make_pipeline
@@ -40,7 +39,6 @@ from genotx.data.source import source_files
 from genotx.errors import InputError
 from genotx.evaluate.splits import ColdSplit, RandomSplit
 from genotx.featurize.descriptors import descriptor_names, morgan_counts, rdkit_descriptors
-from genotx.models.nets import TorchRegressor, mlp
 from genotx.tasks.therapeutics.drug_response.models import GroupMeanRegressor, PairFeaturizer, ResponseMatrixRegressor
 from genotx.models.threads import FewThreadsRegressor
 from genotx.tasks.spec import Dataset, TaskSpec
@@ -185,6 +183,8 @@ def _lowrank_knn(random_state: int = 0):
 
 
 def _lgbm(random_state: int = 0):
+    import lightgbm as lgb  # imported by the model that uses it: predict with another model skips it
+
     return make_pipeline(
         PairFeaturizer(cell_features=cell_profiles, drug_features=drug_structures, cell_components=64,
                        keep_blocks=("tissue",), drug_components=32, random_state=random_state),
@@ -195,6 +195,8 @@ def _lgbm(random_state: int = 0):
 
 
 def _mlp(random_state: int = 0):
+    from genotx.models.nets import TorchRegressor  # torch is imported only by the model that uses it
+
     return make_pipeline(
         PairFeaturizer(cell_features=cell_profiles, drug_features=drug_structures, cell_components=64,
                        keep_blocks=("tissue",), drug_components=32, random_state=random_state),
@@ -204,6 +206,8 @@ def _mlp(random_state: int = 0):
 
 
 def _mlp_network(shape: tuple[int, ...], n_outputs: int):
+    from genotx.models.nets import mlp
+
     return mlp(int(np.prod(shape)), n_outputs, hidden=(256, 64), dropout=0.1)
 
 
