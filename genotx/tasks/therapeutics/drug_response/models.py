@@ -30,7 +30,7 @@ from threadpoolctl import threadpool_limits
 from genotx.errors import InputError
 from genotx.featurize.descriptors import minmax_similarity
 
-__all__ = ["GroupMeanRegressor", "ResponseMatrixRegressor", "PairFeaturizer", "soft_impute"]
+__all__ = ["GroupMeanRegressor", "ResponseMatrixRegressor", "PairFeaturizer", "soft_impute", "mlp_network"]
 
 CellFn = Callable[[pd.DataFrame], pd.DataFrame]
 DrugFn = Callable[[pd.DataFrame], "pd.DataFrame | None"]
@@ -474,3 +474,10 @@ class PairFeaturizer(TransformerMixin, BaseEstimator):
         cell_table, cell_codes = self._cells(X)
         drug_table, drug_codes = self._drugs(X)
         return np.hstack([cell_table[cell_codes], drug_table[drug_codes]])
+
+
+def mlp_network(shape: tuple[int, ...], n_outputs: int):
+    """The ``mlp`` baseline's network (pair features -> 256 -> 64 -> 1); module-level so fitted models pickle."""
+    from genotx.models.nets import mlp  # torch is imported only by the model that uses it
+
+    return mlp(int(np.prod(shape)), n_outputs, hidden=(256, 64), dropout=0.1)
