@@ -206,6 +206,30 @@ def test_read_input_names_the_bad_line(tmp_path, bad, message):
     assert err.value.line == 3 and "guides.csv" in str(err.value)
 
 
+@pytest.mark.parametrize("value", ["inf", "-inf", "-1", "250", "1e30"])
+def test_read_input_refuses_a_percent_peptide_outside_0_100(tmp_path, value):
+    """Issue 15: ``inf`` % peptide gave an empty prediction cell with exit 0."""
+    path = _write(tmp_path, f"sequence,percent_peptide\n{GUIDE},50\n{GUIDE},{value}\n")
+    with pytest.raises(InputError, match="percentage between 0 and 100") as err:
+        cot.read_input(path)
+    assert err.value.line == 3
+
+
+def test_read_input_refuses_a_negative_or_infinite_cut_position(tmp_path):
+    with pytest.raises(InputError, match="non-negative amino-acid position") as err:
+        cot.read_input(_write(tmp_path, f"sequence,cut_position\n{GUIDE},inf\n"))
+    assert err.value.line == 2
+
+
+def test_importing_the_task_imports_neither_torch_nor_lightgbm():
+    import subprocess
+    import sys
+
+    code = ("import sys, genotx.tasks.therapeutics.crispr_on_target as t; t.MODELS; "
+            "print(sorted(m for m in ('torch', 'lightgbm') if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
 # ------------------------------------------------------------------------------------------------
 # end to end on the real screens
 
@@ -246,13 +270,19 @@ def test_random_split_shares_no_30mer():
 
 
 @pytest.mark.slow
-def test_predict_scores_a_user_file_and_a_bad_file_writes_nothing(tmp_path):
+def test_predict_scores_a_user_file_and_a_bad_file_writes_nothing(tmp_path, monkeypatch):
+    from genotx.tasks.registry import Task
+
     good = tmp_path / "good.csv"
     good.write_text(f"30mer,percent_peptide\n{GUIDE},20\n{'ACGT' * 6 + 'TGGAAC'},\n")
     out = predict_file("crispr_on_target", good, tmp_path / "pred.csv")
     pred = pd.read_csv(out)
+    assert list(pred.columns) == ["sequence", "percent_peptide", "cut_position", "prediction"]
     assert pred["sequence"].tolist()[0] == GUIDE and np.isfinite(pred["prediction"]).all()
     assert pred["prediction"].between(-0.5, 1.5).all()
+    monkeypatch.setattr(Task, "load", lambda *a, **k: pytest.fail("a second predict must reuse the cached model"))
+    again = pd.read_csv(predict_file("crispr_on_target", good, tmp_path / "again.csv"))
+    pd.testing.assert_frame_equal(again, pred)
 
     bad = tmp_path / "bad.csv"
     bad.write_text(f"sequence\n{GUIDE}\n{GUIDE[:25]}CCAAA\n")
