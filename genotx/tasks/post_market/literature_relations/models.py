@@ -11,7 +11,9 @@ One estimator per baseline handles both kinds of data it is scored on:
 ``rules``: relation cue words (written once from pharmacology vocabulary; a denial -> no relation) and
 a dictionary of HPO term names plus training mentions. ``bag_of_words``: TF-IDF of the pair's
 context (entities masked by type; word 1-2 grams and character 3-5 grams) + logistic regression, and a logistic BIO tagger for mentions.
-``nothing``: no relation, no span (the floor).
+``cnn``: a small character CNN trained from scratch on the one-hot masked pair context (relations
+only; no pretrained biomedical encoder ships in a registry package). ``nothing``: no relation, no
+span (the floor).
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ from sklearn.pipeline import make_union
 from genotx.data.formats.hpo import PHENOTYPIC_ABNORMALITY, read_obo
 from genotx.data.source import source_files
 from genotx.errors import InputError
+from genotx.settings import settings
 
-__all__ = ["RelationExtractor", "NoRelations", "candidate_pairs", "pair_context", "tokenize"]
+__all__ = ["RelationExtractor", "NoRelations", "candidate_pairs", "pair_context", "tokenize", "one_hot_chars"]
 
 PAIR_TYPES = {("drug", "gene"), ("gene", "disease")}
 _TOKEN = re.compile(r"[A-Za-z0-9]+|[^\sA-Za-z0-9]")
@@ -157,6 +160,29 @@ def hpo_names() -> dict[str, list[str]]:
     return {str(ontology.ids[i]): [str(ontology.names[i])] for i in keep}
 
 
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789 @_-.,;:()%/'+"
+CONTEXT_CHARS = 160
+
+
+def one_hot_chars(texts: Sequence[str], *, length: int = CONTEXT_CHARS) -> np.ndarray:
+    """(n, length, alphabet + 1) one-hot lower-cased characters, centred on the pair's masks and padded
+    (the last channel is any other character).
+
+    >>> one_hot_chars(["ab"], length=4).shape
+    (1, 4, 51)
+    """
+    index = {c: i for i, c in enumerate(_ALPHABET)}
+    out = np.zeros((len(texts), length, len(_ALPHABET) + 1), dtype=np.float32)
+    for row, text in enumerate(texts):
+        text = text.lower()
+        if len(text) > length:  # keep the stretch around the two masked entities
+            first = max(0, text.find("@") - 20)
+            text = text[first:first + length]
+        for col, c in enumerate(text):
+            out[row, col, index.get(c, len(_ALPHABET))] = 1.0
+    return out
+
+
 class NoRelations(BaseEstimator):
     """The floor: no relation between any pair, no mention in any text."""
 
@@ -171,7 +197,8 @@ class NoRelations(BaseEstimator):
 class RelationExtractor(BaseEstimator):
     """``method="rules"`` (cue words; dictionary) or ``"bag_of_words"`` (TF-IDF + logistic regression;
     logistic BIO tagger). ``terms``: the mention dictionary's names, ``"hpo"`` (HPO term names of
-    phenotypic abnormalities, read when mentions are trained) or {id: [names]}.
+    phenotypic abnormalities, read when mentions are trained) or {id: [names]}. ``C``: inverse
+    regularisation of the logistic regressions; ``epochs``: the CNN's maximum training epochs.
 
     Examples
     --------
@@ -180,8 +207,10 @@ class RelationExtractor(BaseEstimator):
     [[(0, 9, 19, 23, 'inhibitor')]]
     """
 
-    def __init__(self, *, method: str = "bag_of_words", terms: str | dict = "hpo", C: float = 4.0, random_state: int = 0) -> None:
+    def __init__(self, *, method: str = "bag_of_words", terms: str | dict = "hpo", C: float = 4.0, epochs: int = 30,
+                 random_state: int = 0) -> None:
         self.method = method
+        self.epochs = epochs
         self.terms = terms
         self.C = C
         self.random_state = random_state
@@ -194,6 +223,9 @@ class RelationExtractor(BaseEstimator):
         return out
 
     def _fit_relations(self, X, y) -> None:
+        if self.method == "cnn":
+            self._fit_cnn(X, y)
+            return
         contexts, labels = [], []
         for pairs, gold in zip(self._pairs(X), y):
             truth = {(a[0], a[1], a[2], a[3]): a[4] for a in gold}
@@ -214,12 +246,29 @@ class RelationExtractor(BaseEstimator):
             if not pairs:
                 out.append([])
                 continue
-            if self.method == "bag_of_words":
+            if self.method == "cnn":
+                with settings.limit_threads(1):
+                    labels = self.classifier_.predict(one_hot_chars([c for _, _, c in pairs]))
+            elif self.method == "bag_of_words":
                 labels = self.classifier_.predict(self.vectorizer_.transform([c for _, _, c in pairs]))
             else:
                 labels = [rule_relation(c, (h[2], t[2])) for h, t, c in pairs]
             out.append([(h[0], h[1], t[0], t[1], str(label)) for (h, t, _), label in zip(pairs, labels) if label != "none"])
         return _documents_array(out)
+
+    def _fit_cnn(self, X, y) -> None:
+        from genotx.models.nets import TorchClassifier, cnn1d
+
+        contexts, labels = [], []
+        for pairs, gold in zip(self._pairs(X), y):
+            truth = {(a[0], a[1], a[2], a[3]): a[4] for a in gold}
+            for h, t, context in pairs:
+                contexts.append(context)
+                labels.append(truth.get((h[0], h[1], t[0], t[1]), "none"))
+        network = lambda shape, n: cnn1d(shape, n, channels=64, kernel=5, dropout=0.3)  # noqa: E731
+        with settings.limit_threads(1):  # torch spin-waits on a busy machine; one thread is faster
+            self.classifier_ = TorchClassifier(network=network, epochs=self.epochs, batch_size=64, lr=2e-3, patience=5,
+                                               random_state=self.random_state).fit(one_hot_chars(contexts), np.asarray(labels))
 
     # ---- mentions -----------------------------------------------------------------------------
     def _fit_mentions(self, texts: list[str], y) -> None:
@@ -301,14 +350,17 @@ class RelationExtractor(BaseEstimator):
 
     # ---- estimator API ------------------------------------------------------------------------
     def fit(self, X, y):
-        if self.method not in ("rules", "bag_of_words"):
-            raise InputError("RelationExtractor", f"method={self.method!r}", fix="use rules or bag_of_words")
+        if self.method not in ("rules", "bag_of_words", "cnn"):
+            raise InputError("RelationExtractor", f"method={self.method!r}", fix="use rules, bag_of_words or cnn")
         if not isinstance(X, pd.DataFrame) or "text" not in X:
             raise InputError("RelationExtractor.fit", "needs a DataFrame with a 'text' column", fix="pass the task's inputs")
         y = [[tuple(a) for a in doc] for doc in y]
         self.relations_ = "entities" in X
         if self.relations_:
             self._fit_relations(X, y)
+        elif self.method == "cnn":
+            raise InputError("RelationExtractor(method='cnn')", "classifies relations between given entities only",
+                             fix="score mentions with the bag_of_words tagger or the rules dictionary")
         else:
             self._fit_mentions(X["text"].astype(str).tolist(), y)
         return self
