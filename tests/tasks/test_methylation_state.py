@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from genotx.data.dataset import Dataset
 from genotx.errors import InputError
-from genotx.tasks.target_discovery.methylation_state.features import cpg_neighbourhood
 from genotx.tasks.target_discovery import methylation_state as ms
+from genotx.tasks.target_discovery.methylation_state.features import cpg_neighbourhood
+from genotx.tasks.target_discovery.methylation_state.protocol import MethylationState, ceiling_details
 
 
 def _toy(n: int = 300, seed: int = 0):
@@ -90,19 +92,45 @@ def test_replicate_ceiling():
     assert got == {"auroc": 1.0, "n": 3}
 
 
-def test_details_hook_reports_the_ceiling_per_fold():
+def test_protocol_reports_the_ceiling_per_fold_in_the_details():
     from genotx.evaluate.outcome import Outcome
 
     predictions = pd.DataFrame({
         "block": ["a", "a", "b", "b"], "coverage": [5, 6, 25, 30], "replicate2_beta": [0.9, 0.2, 0.1, 0.7], "replicate2_coverage": [3, 4, 5, 6],
         "y_true": [1, 0, 0, 1], "y_pred": [0.8, 0.3, 0.4, 0.9], "fold": ["f0", "f0", "f1", "f1"],
     })
-    got = ms.details(None, Outcome({}, 0, 4, [], predictions), split="region_blocks", model="lgbm", seed=0)
+    outcome = Outcome({}, 0, 4, [], predictions)
+    assert isinstance(ms.PROTOCOL, MethylationState) and ms.PROTOCOL.coverage_floor == ms.COVERAGE_FLOOR
+    ms.PROTOCOL.finish(None, None, outcome, [], split="region_blocks", model="lgbm", seed=0)
+    got = outcome.details
     assert got["replicate_ceiling_auroc"] == 1.0 and got["replicate_ceiling_n"] == 4
+    assert got["replicate_ceiling_auroc_rep2_cov5"] == 1.0  # rep-2 coverage >= 5 leaves rows 3 and 4
     assert got["replicate_ceiling_auroc_per_fold"] == {"f0": 1.0, "f1": 1.0}
     assert got["n_test_blocks"] == 2 and got["methylated_fraction_test"] == 0.5
     assert got["auroc_by_label_coverage"][">=20"] == {"auroc": 1.0, "n": 2}
     assert got["auroc_by_label_coverage"]["10-19"]["n"] == 0
+    assert ceiling_details(predictions, coverage_floor=7)["label"].startswith("replicate 1, >= 7 reads")
+
+
+def test_cross_validate_runs_a_users_estimator_under_the_protocol():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import StandardScaler
+
+    from genotx.engine.runner import run
+
+    position, m, cov, region = _toy(n=900, seed=5)
+    X = ms.neighbourhood_features(position, [(m, cov)], region=region)
+    beta = m / np.maximum(cov, 1)
+    y = (beta > 0.5).astype(int)  # the toy's label: its own beta, which replicate 2 "measures" again
+    groups = pd.DataFrame({"block": np.repeat([f"b{i}" for i in range(9)], 100), "coverage": cov + 5,
+                           "replicate2_beta": beta, "replicate2_coverage": cov + 1})
+    data = Dataset("methylation_state", X, y, groups, meta={"data_kind": "simulated"})
+    estimator = make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression())
+    record, outcome = run("methylation_state", estimator=estimator, split="region_blocks_5fold", dataset=data)
+    assert record.n_folds == 5 and 0 <= record.metrics["auroc"] <= 1
+    assert outcome.details["replicate_ceiling_auroc"] == 1.0 and outcome.details["replicate_ceiling_auroc"] <= 1 and len(outcome.details["replicate_ceiling_auroc_per_fold"]) == 5
 
 
 def test_format_predictions_keeps_raw_columns_and_ignores_own_reads(tmp_path):
@@ -206,6 +234,40 @@ def test_read_input_errors_name_the_line(tmp_path, text, line, message):
     assert err.value.line == line
 
 
+@pytest.mark.parametrize("value", ["1e30", "inf", "10000000000"])
+@pytest.mark.parametrize("column", ["coverage", "methylated_reads"])
+def test_read_input_refuses_an_impossible_read_count(tmp_path, column, value):
+    """Issue 15: coverage 1e30 overflowed int64 and shifted the neighbours' predictions."""
+    row = {"position": "200", "methylated_reads": "1", "coverage": "2"}
+    row[column] = value
+    text = "position,methylated_reads,coverage\n100,1,2\n" + ",".join(row.values()) + "\n300,1,2\n"
+    with pytest.raises(InputError, match="more reads than a CpG can have") as err:
+        ms.read_input(_write(tmp_path, text))
+    assert err.value.line == 3 and "Fix:" in str(err.value)
+
+
+def test_read_input_refuses_an_impossible_count_in_a_bismark_file(tmp_path):
+    path = _write(tmp_path, "chr1\t100\t100\t90\t9\t1\nchr1\t180\t180\t20\t2\t1e30\n", name="x.cov")
+    with pytest.raises(InputError, match="more reads than a CpG can have") as err:
+        ms.read_input(path)
+    assert err.value.line == 2
+
+
+def test_read_input_refuses_a_folder_and_an_empty_file(tmp_path):
+    with pytest.raises(InputError, match="is a folder"):
+        ms.read_input(tmp_path)
+    with pytest.raises(InputError, match="is empty"):
+        ms.read_input(_write(tmp_path, "", name="empty.csv"))
+
+
+def test_read_input_never_loads_the_task_data(tmp_path, monkeypatch):
+    from genotx.tasks.target_discovery.methylation_state import io
+
+    monkeypatch.setattr(io, "read_counts", lambda *a, **k: pytest.fail("read_input must not read the training data"))
+    monkeypatch.setattr(ms, "load", lambda *a, **k: pytest.fail("read_input must not load the task"))
+    assert len(ms.read_input(_write(tmp_path, "position,methylated_reads,coverage\n100,1,2\n150,0,1\n"))) == 2
+
+
 def test_bismark_error_names_the_line(tmp_path):
     path = _write(tmp_path, "chr1\t100\t100\t90\t9\t1\nchr1\t180\t180\t20\t9\t1\n", name="x.cov")
     with pytest.raises(InputError, match="earlier line|exceeds") as err:
@@ -252,7 +314,7 @@ def test_lgbm_beats_neighbour_mean_on_held_out_blocks(dataset):
 
 
 @pytest.mark.slow
-def test_predict_on_a_user_region(tmp_path):
+def test_predict_on_a_user_region(tmp_path, monkeypatch):
     from genotx.data.source import source_files
 
     counts = pd.read_parquet(source_files("bsseq_chr22_imr90")["counts"])
@@ -263,6 +325,10 @@ def test_predict_on_a_user_region(tmp_path):
 
     out = predict_file("methylation_state", good, tmp_path / "out.csv")
     result = pd.read_csv(out)
+    from genotx.tasks.registry import Task
+
+    monkeypatch.setattr(Task, "load", lambda *a, **k: pytest.fail("a second predict must reuse the cached model"))
+    pd.testing.assert_frame_equal(pd.read_csv(predict_file("methylation_state", good, tmp_path / "again.csv")), result)
     assert len(result) == len(region) and result["probability_methylated"].between(0, 1).all()
     covered = result[result.coverage >= 5]
     from sklearn.metrics import roc_auc_score

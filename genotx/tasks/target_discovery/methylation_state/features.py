@@ -17,6 +17,10 @@ reads** in any sample:
   only "sequence context" features.
 
 Neighbour lookups use ``np.searchsorted`` on the sorted (region, position) keys: no per-CpG loop.
+
+The task's model inputs are :func:`neighbourhood_features` (this task's neighbours, windows and
+kernels, reads pooled over the samples given); the baselines read all of them
+(:func:`feature_columns`) or the 10 nearest observed CpGs only (:func:`nearest10`).
 """
 
 from __future__ import annotations
@@ -26,9 +30,18 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["cpg_neighbourhood", "NEIGHBOUR_MEAN_K"]
+from genotx.data.cache import cached_array
+
+__all__ = ["cpg_neighbourhood", "NEIGHBOUR_MEAN_K", "neighbourhood_features", "feature_columns", "nearest10",
+           "cached_neighbourhood_features", "NEIGHBOURS", "WINDOWS", "KERNELS", "PREFIX", "TRIVIAL_K"]
 
 NEIGHBOUR_MEAN_K: tuple[int, ...] = (2, 4, 10)
+NEIGHBOURS = 10  # observed CpGs kept on each side
+WINDOWS = (100, 300, 1000, 3000, 10000, 50000)
+KERNELS = (30, 100, 300, 1000)
+TRIVIAL_K = 4  # neighbour_mean: mean beta of the 4 nearest observed CpGs
+PREFIX = "n"  # neighbour features from reads pooled over the samples given
+_FEATURE_VERSION = 1
 _SHIFT = np.int64(1) << np.int64(32)  # positions < 2**32; region codes occupy the high bits
 
 
@@ -154,3 +167,38 @@ def cpg_neighbourhood(
     inverse = np.empty_like(order)
     inverse[order] = np.arange(len(order))
     return frame.iloc[inverse].reset_index(drop=True)
+
+
+def neighbourhood_features(position: np.ndarray, samples: list[tuple[np.ndarray, np.ndarray]], *, region: np.ndarray) -> pd.DataFrame:
+    """Task features: the neighbourhood of each CpG from reads pooled over ``samples`` (own reads excluded)."""
+    m = np.sum([np.asarray(s[0], dtype=np.int64) for s in samples], axis=0)
+    cov = np.sum([np.asarray(s[1], dtype=np.int64) for s in samples], axis=0)
+    return cpg_neighbourhood(position, {PREFIX: (m, cov)}, region=region, k=NEIGHBOURS, windows=WINDOWS, kernels=KERNELS)
+
+
+def cached_neighbourhood_features(position: np.ndarray, samples: list[tuple[np.ndarray, np.ndarray]], *,
+                                  region: np.ndarray, data_id: object) -> tuple[np.ndarray, list[str]]:
+    """:func:`neighbourhood_features` as ``float32`` and its column names, cached on disk by the data's
+    identity ``data_id`` (e.g. its files' sha256) and this task's feature settings."""
+    names = list(neighbourhood_features(np.arange(3) * 10, [(np.ones(3), np.ones(3))], region=np.zeros(3)).columns)
+
+    def compute() -> np.ndarray:
+        return neighbourhood_features(position, samples, region=region).to_numpy(np.float32)
+
+    key = ("methylation_state", _FEATURE_VERSION, data_id, NEIGHBOURS, WINDOWS, KERNELS, names)
+    return cached_array(key, compute), names
+
+
+def feature_columns(frame: pd.DataFrame, *, nearest: int | None = None) -> np.ndarray:
+    """All neighbourhood features, or only the ``nearest`` observed CpGs' distance/beta/coverage."""
+    if nearest is None:
+        columns = [c for c in frame.columns if c.startswith((f"{PREFIX}_", "site_"))]
+    else:
+        per_side = nearest // 2
+        columns = [f"{PREFIX}_{side}{j}_{what}" for side in "ud" for j in range(1, per_side + 1) for what in ("dist", "beta", "cov")]
+    return frame[columns].to_numpy(np.float32)
+
+
+def nearest10(frame: pd.DataFrame) -> np.ndarray:
+    """The 10 nearest observed CpGs' (5 per side) distance, beta and coverage."""
+    return feature_columns(frame, nearest=10)
