@@ -272,7 +272,7 @@ def test_read_input_pairs_and_guides_with_lines_in_errors(tmp_path):
     pairs = tmp_path / "pairs.csv"
     pairs.write_text(f"id,guide,site\na,{EMX1},{EMX1}AGG\nb,{EMX1}TGG,{EMX1[:5]}-{EMX1[6:]}AGG\n")
     frame = read_input(pairs)
-    assert frame["guide"].tolist() == [EMX1 + "NGG", EMX1 + "TGG"] and frame["id"].tolist() == ["a", "b"]
+    assert frame["guide"].tolist() == [EMX1 + "NGG", EMX1 + "NGG"] and frame["id"].tolist() == ["a", "b"]
     guides = tmp_path / "guides.fa"
     guides.write_text(f">g1\n{EMX1}\n>g2\n{EMX1}AGG\n")
     frame = read_input(guides)

@@ -43,9 +43,10 @@ _SITE_ALIASES = ("DNA", "off_target", "offtarget_sequence", "target_site", "site
 
 
 def pairs_from_strings(guides: pd.Series, sites: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Guides of 20 nt (or 20 + a 3-nt PAM) and 23-nt sites -> the aligned strings the models read.
+    """Guides of 20 nt (or 20 + a 3-nt PAM) and sites -> the aligned strings the models read.
 
-    A guide without gaps gets ``NGG`` as its nominal PAM; aligned strings with ``-`` pass unchanged.
+    A guide without gaps becomes its 20-nt spacer + ``NGG`` (the guide's PAM is nominal); an aligned
+    guide with a ``-`` (a DNA bulge) passes unchanged, as do sites.
 
     >>> g, s = pairs_from_strings(pd.Series(["ACGTACGTACGTACGTACGT"]), pd.Series(["acgtacgtacgtacgtacgtagg"]))
     >>> g[0], s[0]
@@ -53,9 +54,8 @@ def pairs_from_strings(guides: pd.Series, sites: pd.Series) -> tuple[pd.Series, 
     """
     guides = guides.astype(str).str.strip().str.upper()
     sites = sites.astype(str).str.strip().str.upper()
-    plain = ~guides.str.contains("-", regex=False) & ~sites.str.contains("-", regex=False)
-    guides = guides.where(~plain, guides.str.slice(0, 20) + "NGG")
-    return guides, sites
+    plain = ~guides.str.contains("-", regex=False)
+    return guides.where(~plain, guides.str.slice(0, 20) + "NGG"), sites
 
 
 def read_input(path: str | Path) -> pd.DataFrame:
@@ -86,11 +86,13 @@ def read_input(path: str | Path) -> pd.DataFrame:
                  fix="give the genomic protospacer and its PAM as 23 letters of A/C/G/T/N ('-' marks a bulge)")
     frame["guide"] = frame["guide"].str.replace("U", "T")
     frame["guide"], frame["site"] = pairs_from_strings(frame["guide"], frame["site"])
-    for row in range(len(frame)):  # the alignment of each pair, with the line of the first bad one
+    gapped = frame["guide"].str.contains("-", regex=False) | frame["site"].str.contains("-", regex=False)
+    gapped |= frame["site"].str.len() != 23
+    for row in np.flatnonzero(gapped.to_numpy()):  # check each alignment; an error names its line
         try:
             encode_pairs(frame["guide"].iloc[row: row + 1], frame["site"].iloc[row: row + 1], where=where)
         except InputError as err:
-            raise InputError(where, err.problem.replace("row 0: ", ""), line=row + 2, fix=err.fix) from None
+            raise InputError(where, err.problem.replace("row 0: ", ""), line=int(row) + 2, fix=err.fix) from None
     return frame[["id", "guide", "site"]].reset_index(drop=True)
 
 

@@ -103,10 +103,10 @@ def _guide_codes(guides: Sequence[str]) -> np.ndarray:
 def _pam_codes(pams: Sequence[str]) -> list[np.ndarray]:
     out = []
     for pam in pams:
-        c = _TABLE[np.frombuffer(str(pam).upper().encode("ascii", errors="replace"), np.uint8)]
-        if len(pam) != 3 or (c == 255).any() or ((c == 4) & (np.frombuffer(str(pam).upper().encode(), np.uint8) != ord("N"))).any():
+        text = str(pam).upper()
+        if len(text) != 3 or set(text) - set("ACGTN"):
             raise InputError("pams", f"PAM {pam!r} is not 3 letters of A/C/G/T/N", fix="write e.g. NGG")
-        out.append(c)
+        out.append(_TABLE[np.frombuffer(text.encode(), np.uint8)])
     return out
 
 
@@ -204,9 +204,9 @@ def scan_sequence(codes: np.ndarray, guides: Sequence[str], *, chrom: str = "seq
     gcodes = _guide_codes(guides)
     patterns = _patterns(gcodes, bulges)
     pam_codes = _pam_codes(pams)
-    codes = np.asarray(codes, np.uint8)
+    codes = np.minimum(np.asarray(codes, np.uint8), 4)  # any non-ACGT code is an unknown base
     frames = []
-    for strand, s in (("+", codes), ("-", _COMPLEMENT[np.minimum(codes, 4)[::-1]])):
+    for strand, s in (("+", codes), ("-", _COMPLEMENT[codes[::-1]])):
         found: dict[str, list] = {key: [] for key in ("guide_id", "kind", "bulge", "width", "pos", "mismatches")}
         _scan_strand(s, patterns, pam_codes, max_mismatches, block, found)
         if found["pos"]:
