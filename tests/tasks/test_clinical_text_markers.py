@@ -371,3 +371,29 @@ def test_predict_writes_json_lines_for_a_note_and_a_folder(tmp_path):
     assert ("n2", "KRAS", "p.G12C", "historical") in got
     with pytest.raises(InputError, match="entities"):
         genotx.predict_file("clinical_text_markers", folder, tmp_path / "x.jsonl", model="rules", entities="genes")
+
+
+def test_brat_and_bioc_readers_feed_the_protocol(tmp_path):
+    from genotx.tasks.post_market.clinical_text_markers.io import dataset_from_documents, read_bioc_xml, read_brat_folder
+
+    for i in range(6):
+        text = f"Note {i}. No EGFR mutation. KRAS G12C detected."
+        (tmp_path / f"n{i}.txt").write_text(text)
+        (tmp_path / f"n{i}.ann").write_text(
+            f"T1\tmutation {text.index('EGFR')} {text.index('EGFR') + 13}\tEGFR mutation\nA1\tStatus T1 Negated\n"
+            f"T2\tmutation {text.index('KRAS')} {text.index('KRAS') + 4};{text.index('G12C')} {text.index('G12C') + 4}\tKRAS G12C\n"
+            "N1\tReference T2 KRAS:p.G12C\n")
+    docs = read_brat_folder(tmp_path)
+    assert docs["annotations"][0][0][4] == "negative" and docs["annotations"][0][1][3] == "KRAS:p.G12C"
+    record, _ = genotx.run("clinical_text_markers", model="rules", dataset=dataset_from_documents(docs))
+    assert record.metrics["entity_f1"] == 1.0 and record.n_folds == 5
+    (tmp_path / "n0.ann").write_text("T1\tmutation 3 999\tx\n")
+    with pytest.raises(InputError, match="line 1.*outside the text"):
+        read_brat_folder(tmp_path)
+    (tmp_path / "n0.ann").unlink()
+    with pytest.raises(InputError, match="missing"):
+        read_brat_folder(tmp_path)
+    bad = tmp_path / "bad.xml"
+    bad.write_text("<collection><document>")
+    with pytest.raises(InputError, match="BioC"):
+        read_bioc_xml(bad)

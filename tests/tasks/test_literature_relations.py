@@ -163,3 +163,22 @@ def test_predict_writes_mentions_and_relations(tmp_path):
     assert ("Olaparib", "drug") in mentions and ("PARP1", "gene") in mentions
     relations = {(r["head"], r["tail"], r["relation"]) for r in rows if r["record"] == "relation"}
     assert ("Olaparib", "PARP1", "inhibitor") in relations
+
+
+def test_published_format_readers(tmp_path):
+    from genotx.tasks.post_market.literature_relations.io import read_chemprot, read_ddi_xml, read_pubtator
+
+    (tmp_path / "a.tsv").write_text("7\tTitle\tOlaparib blocks PARP1.\n")
+    (tmp_path / "e.tsv").write_text("7\tT1\tCHEMICAL\t6\t14\tOlaparib\n7\tT2\tGENE-N\t22\t27\tPARP1\n")
+    (tmp_path / "r.tsv").write_text("7\tCPR:4\tY \tINHIBITOR\tArg1:T1\tArg2:T2\n7\tCPR:1\tN \tPART-OF\tArg1:T1\tArg2:T2\n")
+    doc = read_chemprot(tmp_path / "a.tsv", tmp_path / "e.tsv", tmp_path / "r.tsv").iloc[0]
+    assert doc.relations == [(6, 14, 22, 27, "inhibitor")] and doc.entities[0][2] == "drug"
+    (tmp_path / "e.tsv").write_text("7\tT1\tCHEMICAL\t0\t8\tOlaparib\n")
+    with pytest.raises(InputError, match="line 1"):
+        read_chemprot(tmp_path / "a.tsv", tmp_path / "e.tsv", tmp_path / "r.tsv")
+    (tmp_path / "p.txt").write_text("9|t|T\n9|a|A\n9\t0\t5\tnope\tDisease\tD1\n")
+    with pytest.raises(InputError, match="line 3"):
+        read_pubtator(tmp_path / "p.txt")
+    (tmp_path / "d.xml").write_text("<document><sentence id='s' text='x'><entity id='e' charOffset='oops'/></sentence>")
+    with pytest.raises(InputError, match="DDI"):
+        read_ddi_xml(tmp_path / "d.xml")
