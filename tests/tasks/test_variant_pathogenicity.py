@@ -25,6 +25,7 @@ from genotx.tasks.target_discovery.variant_pathogenicity.features import (
 from genotx.models.epistasis import GlobalEpistasisRegressor
 from genotx.tasks.spec import Dataset
 from genotx.tasks.target_discovery import variant_pathogenicity as vp
+from genotx.tasks.target_discovery.variant_pathogenicity.protocol import VariantEffect
 
 AMINO = "ACDEFGHIKLMNPQRSTVWY*"
 
@@ -66,7 +67,7 @@ def toy_scan(length: int = 12, seed: int = 0) -> Dataset:
         "set": rng.choice(["training", "test"], size=len(frame), p=[0.8, 0.2]),
         "dy": np.full(len(frame), 0.05),
     })
-    return Dataset("variant_pathogenicity", frame[["sequence"]], y, groups, {"wild_type": wild_type, "data_kind": "simulated"})
+    return Dataset("variant_pathogenicity", frame[["sequence"]], y, groups, {"data_kind": "simulated"}, context={"wild_type": wild_type})
 
 
 # ------------------------------------------------------------------------------------------------
@@ -202,33 +203,88 @@ def test_evaluate_on_a_toy_scan_reports_ceiling_orders_and_simulated_ranking(one
     assert list(out.predictions.columns)[-3:] == ["y_true", "y_pred", "fold"]
 
 
+def test_a_users_estimator_runs_under_the_protocol_and_its_clone_ranks_the_causal_positions():
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+
+    from genotx.featurize.transformer import Featurizer
+
+    data = toy_scan()
+    estimator = make_pipeline(Featurizer(variant_one_hot, cache=False), Ridge(alpha=0.1))
+    record, out = run("variant_pathogenicity", dataset=data, split="singles_to_doubles", estimator=estimator, seed=0)
+    assert record.metrics["pearson"] > 0.9 and isinstance(vp.PROTOCOL, VariantEffect)
+    ranking = out.details["causal_ranking_simulated"]
+    assert ranking["top3_recall"] > ranking["random_expectation"]["top3_recall"]
+    assert out.details["wild_type"] == data.context["wild_type"]
+
+
+def test_the_simulated_ranking_takes_the_consensus_when_no_wild_type_is_given():
+    data = toy_scan()
+    bare = Dataset(data.name, data.inputs, data.target, data.groups, {"data_kind": "simulated"})
+    with_wt = vp.simulate_causal_ranking(data, vp.MODELS["additive"], n_repeats=1, n_genotypes=300)
+    assert vp.simulate_causal_ranking(bare, vp.MODELS["additive"], n_repeats=1, n_genotypes=300) == with_wt
+
+
 # ------------------------------------------------------------------------------------------------
 # user files
 
 
-TDP43_LIKE = "M" * 84
+WILD_TYPE = vp.WILD_TYPES["mavenn_tdp43"]
+SINGLE = WILD_TYPE[:10] + "W" + WILD_TYPE[11:]
+
+
+def _variants(tmp_path, body: str):
+    path = tmp_path / "variants.csv"
+    path.write_text(body)
+    return path
 
 
 def test_read_input_accepts_stops_unknowns_aliases_and_lower_case(tmp_path):
-    path = tmp_path / "variants.csv"
-    path.write_text("x,note\n" + "m" * 83 + "*,a\n" + "X" * 84 + ",b\n")
-    frame = vp.read_input(path)
-    assert list(frame.columns) == ["sequence"] and frame["sequence"].iloc[0].endswith("M*")
+    frame = vp.read_input(_variants(tmp_path, "x,note\n" + WILD_TYPE[:-1].lower() + "*,a\n" + "X" * 10 + WILD_TYPE[10:] + ",b\n"))
+    assert list(frame.columns) == ["sequence", "n_mutations"] and frame["sequence"].iloc[0].endswith("NN*")
+    assert frame["n_mutations"].tolist() == [1, 0]  # a stop is a substitution, an unknown residue is not
 
 
 @pytest.mark.parametrize(
     ("body", "match"),
     [
-        ("sequence\n" + TDP43_LIKE + "\n" + "M" * 83 + "-\n", r"variants.csv, line 3: .* characters other than"),
-        ("sequence\n" + TDP43_LIKE + "\n" + TDP43_LIKE + "\nMKV\n", r"variants.csv, line 4: .* not 84 residues long"),
-        ("protein\n" + TDP43_LIKE + "\n", r"variants.csv, line 1: missing column"),
+        ("sequence\n" + WILD_TYPE + "\n" + WILD_TYPE[:-1] + "-\n", r"variants.csv, line 3: .* characters other than"),
+        ("sequence\n" + WILD_TYPE + "\n" + SINGLE + "\nMKV\n", r"variants.csv, line 4: .* not 84 residues long"),
+        ("protein\n" + WILD_TYPE + "\n", r"variants.csv, line 1: missing column"),
+        # issue 15: DNA letters and all-X were scored as if they were proteins
+        ("sequence\n" + SINGLE + "\n" + "ACGT" * 21 + "\n", r"variants.csv, line 3: .* nucleotide letters .* Fix: translate it"),
+        ("sequence\n" + "GATTACA" * 12 + "\n", r"variants.csv, line 2: .* nucleotide letters"),
+        ("sequence\n" + "X" * 84 + "\n", r"variants.csv, line 2: .* mostly unknown residues"),
+        ("sequence\n" + SINGLE + "\n" + "M" * 84 + "\n", r"variants.csv, line 3: .* not a variant of TDP-43"),
     ],
 )
 def test_read_input_errors_name_file_line_and_fix(tmp_path, body, match):
-    path = tmp_path / "variants.csv"
-    path.write_text(body)
     with pytest.raises(InputError, match=match):
+        vp.read_input(_variants(tmp_path, body))
+
+
+def test_read_input_reads_a_fasta_and_names_the_record_line(tmp_path):
+    path = tmp_path / "variants.fa"
+    path.write_text(f">wt\n{WILD_TYPE}\n>dna\n{'ACGT' * 21}\n")
+    with pytest.raises(InputError, match=r"variants.fa, line 3: .* nucleotide letters"):
         vp.read_input(path)
+
+
+def test_format_predictions_scores_each_row_and_reports_its_distance_from_the_wild_type(tmp_path):
+    frame = vp.read_input(_variants(tmp_path, f"sequence\n{WILD_TYPE}\n{SINGLE}\n{SINGLE[:20]}P{SINGLE[21:]}\n"))
+    X = pd.DataFrame({"sequence": [WILD_TYPE, SINGLE]})
+    model = vp.MODELS["mutation_count"]().fit(pd.concat([X] * 3, ignore_index=True), [0.0, 1.0] * 3)
+    out = vp.format_predictions(frame, model)
+    assert list(out.columns) == ["sequence", "n_mutations", "prediction"] and out["n_mutations"].tolist() == [0, 1, 2]
+    assert out["prediction"].round(6).tolist() == [0.0, 1.0, 2.0]
+
+
+def test_importing_the_task_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, genotx.tasks.target_discovery.variant_pathogenicity as t; t.MODELS; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -242,13 +298,14 @@ def tdp43():
 
 @pytest.mark.slow
 def test_real_tdp43_wild_type_length_and_mutation_orders(tdp43):
-    assert len(tdp43) == 57_996 and len(tdp43.meta["wild_type"]) == vp.LENGTHS["mavenn_tdp43"]
+    assert len(tdp43) == 57_996 and tdp43.context["wild_type"] == vp.WILD_TYPES["mavenn_tdp43"]
+    assert set(tdp43.meta) == {"sources", "data_kind"}  # provenance only
     assert tdp43.groups["n_mutations"].value_counts().to_dict() == {2: 56_730, 1: 1_266}
     abeta = vp.load(source="mavenn_abeta")
-    assert len(abeta.meta["wild_type"]) == vp.LENGTHS["mavenn_abeta"]
-    assert abeta.meta["wild_type"].startswith("DAEFRHDSGYEVHHQK")  # Abeta42 starts DAEFRHDSGYEVHHQK
+    assert abeta.context["wild_type"] == vp.WILD_TYPES["mavenn_abeta"] and len(abeta.context["wild_type"]) == 42
+    assert abeta.context["wild_type"].startswith("DAEFRHDSGYEVHHQK")  # Abeta42 starts DAEFRHDSGYEVHHQK
     gb1 = vp.load(source="mavenn_gb1")
-    assert len(gb1) == vp.GB1_ROWS and len(gb1.meta["wild_type"]) == vp.LENGTHS["mavenn_gb1"]
+    assert len(gb1) == vp.GB1_ROWS and gb1.context["wild_type"] == vp.WILD_TYPES["mavenn_gb1"]
     assert set(gb1.groups["n_mutations"]) == {2} and "default_rng(0)" in gb1.meta["subsample"]
     with pytest.raises(InputError, match="use split 'random' or 'predefined'"):
         vp.SPLITS["singles_to_doubles"].split(gb1.groups, random_state=0)
@@ -277,15 +334,23 @@ def test_real_singles_to_doubles_trains_on_singles_only_and_generalises(tdp43, o
 
 
 @pytest.mark.slow
-def test_real_predict_scores_a_users_file_and_rejects_a_bad_one(tdp43, tmp_path, one_thread):
-    wild_type = tdp43.meta["wild_type"]
+def test_real_predict_scores_a_users_file_and_rejects_a_bad_one(tdp43, tmp_path, one_thread, monkeypatch):
+    from genotx.tasks.registry import Task
+
+    wild_type = tdp43.context["wild_type"]
     good = tmp_path / "mine.csv"
     good.write_text("sequence\n" + wild_type + "\n" + tdp43.inputs["sequence"].iloc[0] + "\n" + wild_type[:-1] + "*\n")
     out = predict_file("variant_pathogenicity", good, tmp_path / "scored.csv")
     scored = pd.read_csv(out)
-    assert list(scored.columns) == ["sequence", "prediction"] and scored["prediction"].notna().all()
+    assert list(scored.columns) == ["sequence", "n_mutations", "prediction"] and scored["prediction"].notna().all()
+    assert scored["n_mutations"].tolist() == [0, tdp43.groups["n_mutations"].iloc[0], 1]
+    monkeypatch.setattr(Task, "load", lambda *a, **k: pytest.fail("a second predict must reuse the cached model"))
+    pd.testing.assert_frame_equal(pd.read_csv(predict_file("variant_pathogenicity", good, tmp_path / "again.csv")), scored)
     bad = tmp_path / "bad.csv"
     bad.write_text("sequence\n" + wild_type + "\n" + wild_type[:40] + "\n")
     with pytest.raises(InputError, match=r"bad.csv, line 3"):
+        predict_file("variant_pathogenicity", bad, tmp_path / "never.csv")
+    bad.write_text("sequence\n" + wild_type + "\n" + "ACGT" * 21 + "\n")
+    with pytest.raises(InputError, match=r"bad.csv, line 3: .* nucleotide letters"):
         predict_file("variant_pathogenicity", bad, tmp_path / "never.csv")
     assert not (tmp_path / "never.csv").exists()

@@ -10,7 +10,8 @@ Inputs are equal-length protein strings (a list, numpy array or pandas Series). 
 
 * :func:`variant_one_hot` -> ``float32 (n, length * 21)`` (flattened N, L, C);
 * :func:`consensus` -> ``str`` of the most frequent letter per position;
-* :func:`mutation_counts` -> ``int64 (n,)`` positions differing from a reference.
+* :func:`mutation_counts` -> ``int64 (n,)`` positions differing from a reference;
+* :func:`variant_strings` -> the protein strings of :func:`variant_indices` codes (the inverse).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "variant_one_hot",
     "consensus",
     "mutation_counts",
+    "variant_strings",
     "MutationCounter",
 ]
 
@@ -53,6 +55,19 @@ def variant_indices(seqs: Sequence[str], *, name: str = "sequence") -> np.ndarra
     [[0, 1, 20], [0, 1, 21]]
     """
     return encode_indices(_with_stop_letter(seqs).to_numpy(), alphabet=PROTEIN_STOP_ALPHABET, name=name)
+
+
+def variant_strings(idx: np.ndarray) -> np.ndarray:
+    """Protein strings from :func:`variant_indices` codes (vectorised through a fixed-width bytes view).
+
+    Examples
+    --------
+    >>> variant_strings(variant_indices(["AC*", "ACX"])).tolist()
+    ['AC*', 'ACX']
+    """
+    letters = np.frombuffer((PROTEIN_STOP_ALPHABET.replace(STOP_LETTER, "*") + "X").encode(), dtype=np.uint8)
+    raw = np.ascontiguousarray(letters[idx])
+    return raw.view(f"S{idx.shape[1]}").ravel().astype(str)
 
 
 def variant_one_hot(frame: pd.DataFrame) -> np.ndarray:
