@@ -425,9 +425,10 @@ class Network(Protocol):
             suffix = "_undirected" if name.endswith("_undirected") else ""
             if f"y_true{suffix}" not in table:  # directed metric of a symmetric reference
                 out[name] = float("nan")
-                continue
-            y_true = table[f"y_true{suffix}"].to_numpy()
-            out[name] = safe_metrics([base], y_true, table[f"y_pred{suffix}"].to_numpy())[base]
+                y_true = np.zeros(0)
+            else:
+                y_true = table[f"y_true{suffix}"].to_numpy()
+                out[name] = safe_metrics([base], y_true, table[f"y_pred{suffix}"].to_numpy())[base]
             if base == "aupr":
                 out[f"{name}_random"] = float(np.mean(y_true)) if len(y_true) else float("nan")
         return out

@@ -99,7 +99,7 @@ def test_symmetric_reference_has_no_directed_metrics_and_big_tables_keep_the_bes
     x, edges = planted(400)
     data = _dataset(x, edges, directed=False)
     out = Network(max_table_rows=4).evaluate(_Task(AllSamples()), data, split="all_cells", estimator=CorrelationNetwork())
-    assert np.isnan(out.metrics["auroc"]) and np.isnan(out.metrics["aupr"])
+    assert np.isnan(out.metrics["auroc"]) and np.isnan(out.metrics["aupr"]) and np.isnan(out.metrics["aupr_random"])
     assert out.n_test == 15 and out.metrics["auroc_undirected"] > 0.8
     assert len(out.predictions) == 4 and out.predictions["y_pred_undirected"].is_monotonic_decreasing
 

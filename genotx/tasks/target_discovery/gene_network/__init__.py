@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from genotx.tasks.spec import Dataset, TaskSpec
+from genotx.tasks.spec import Dataset, PredictOption, TaskSpec
 from genotx.tasks.target_discovery.gene_network.io import LAYOUTS, load_depmap_corum, load_krumsiek11, load_sachs, read_expression
 from genotx.tasks.target_discovery.gene_network.models import (
     CorrelationNetwork, DirectLiNGAMNetwork, PartialCorrelationNetwork, SkewOriented, TreeNetwork, ranked_edges,
@@ -102,7 +102,11 @@ MODELS = {
 
 PROTOCOL = GeneNetworkProtocol()
 
-PREDICT_OPTIONS = {"layout": LAYOUTS, "top_k": int, "transform": ("auto", "log1p", "none")}
+PREDICT_OPTIONS = {
+    "layout": LAYOUTS,
+    "top_k": PredictOption(int, low=1, help="write the k best-scored pairs only (default: every ordered pair)"),
+    "transform": ("auto", "log1p", "none"),
+}
 INPUT_OPTIONS = ("layout",)
 
 
