@@ -12,6 +12,7 @@ import torch
 
 import genotx
 from genotx.engine.predict import predict_file
+from genotx.data.dataset import Dataset
 from genotx.errors import InputError
 from genotx.tasks.target_discovery import rna_splicing as rs
 
@@ -92,6 +93,57 @@ def test_replicate_ceiling_recovers_the_noise_free_correlation():
     assert out["count_noise_pearson_ceiling"] == pytest.approx(1.0, abs=1e-3)  # huge counts: no count noise
 
 
+def _toy_mpsa(n: int = 600, seed: int = 0):
+    """Random NNNGYNNNN 9-mers whose level is additive in the letters (+ noise), and a second replicate."""
+    rng = np.random.default_rng(seed)
+    sites = rs.all_candidate_sites()[rng.choice(2 * 4**7, size=n, replace=False)]
+    weights = rng.normal(size=36)
+    y = rs.splice_one_hot(pd.DataFrame({"sequence": sites})) @ weights
+    y1, y2 = y + rng.normal(scale=0.3, size=n), y + rng.normal(scale=0.3, size=n)
+    groups = pd.DataFrame({"set": np.where(np.arange(n) % 5 == 0, "test", "training"), "sequence": sites,
+                           "tot_ct": 100, "ex_ct": 50})
+    data = Dataset("rna_splicing", pd.DataFrame({"sequence": sites}), y1, groups, {"data_kind": "simulated"},
+                   context={"replicate_source": "toy_replicate"})
+    return data, pd.DataFrame({"x": sites, "y": y2})
+
+
+def test_a_users_estimator_runs_under_the_protocol_with_ceiling_and_decoys(monkeypatch):
+    from functools import partial
+
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+
+    from genotx.engine.runner import run
+    from genotx.featurize.transformer import Featurizer
+    from genotx.tasks.target_discovery.rna_splicing import protocol
+
+    data, replicate = _toy_mpsa()
+    monkeypatch.setattr(protocol, "read_mpsa", lambda source: replicate if source == "toy_replicate" else pytest.fail(source))
+    toy_sites = pd.DataFrame({"sequence": replicate["x"].iloc[:50], "count": 3})
+    monkeypatch.setattr(protocol, "site_vs_decoy", partial(rs.site_vs_decoy, sites=toy_sites))
+    estimator = make_pipeline(Featurizer(rs.splice_one_hot, cache=False), Ridge())
+    record, outcome = run("rna_splicing", estimator=estimator, split="predefined", dataset=data)
+    assert isinstance(rs.PROTOCOL, protocol.SpliceLevel) and record.n_test == 120
+    ceiling = outcome.details["replicate_ceiling"]
+    assert ceiling["n_shared"] == 120 and 0.8 < ceiling["replicate_pearson"] < 1
+    assert ceiling["pearson_fraction_of_ceiling"] == pytest.approx(record.metrics["pearson"] / ceiling["pearson_ceiling"])
+    decoys = outcome.details["site_vs_decoy"]  # the 50 toy sites, less those trained on
+    assert decoys["kind"] == "semi-synthetic" and 0 < decoys["n_sites"] < 50
+    # a dataset of one's own without a replicate: the ceiling is skipped, the decoy view stays
+    bare = Dataset(data.name, data.inputs, data.target, data.groups, {"data_kind": "simulated"})
+    _, outcome = run("rna_splicing", estimator=estimator, split="predefined", dataset=bare)
+    assert "replicate_ceiling" not in outcome.details and "site_vs_decoy" in outcome.details
+
+
+def test_importing_the_task_imports_neither_torch_nor_lightgbm():
+    import subprocess
+    import sys
+
+    code = ("import sys, genotx.tasks.target_discovery.rna_splicing as t; t.MODELS; "
+            "print(sorted(m for m in ('torch', 'lightgbm') if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
 # ------------------------------------------------------------------------------------------------
 # user files
 
@@ -133,7 +185,8 @@ def test_real_mpsa_shape_and_the_replicates_keep_their_own_splits(mpsa):
     assert len(mpsa) == 30_483 and mpsa.inputs["sequence"].str.fullmatch("[ACGU]{3}G[CU][ACGU]{4}").all()
     assert mpsa.groups["set"].value_counts().to_dict() == {"training": 18_469, "test": 6_078, "validation": 5_936}
     replicate = rs.load(source="mavenn_mpsa_replicate")
-    assert len(replicate) == 30_697 and replicate.meta["replicate_source"] == "mavenn_mpsa"
+    assert len(replicate) == 30_697 and replicate.context["replicate_source"] == "mavenn_mpsa"
+    assert mpsa.context["replicate_source"] == "mavenn_mpsa_replicate" and set(mpsa.meta) == {"sources", "data_kind"}
     shared = mpsa.groups.merge(replicate.groups, on="sequence", suffixes=("_1", "_2"))
     assert (shared["set_1"] == shared["set_2"]).mean() < 0.6  # the files' split labels disagree
 
@@ -162,12 +215,16 @@ def test_real_default_beats_mean_on_the_shipped_split_and_reports_the_ceiling(mp
 
 
 @pytest.mark.slow
-def test_real_predict_scores_a_users_file_and_rejects_a_bad_one(tmp_path, one_thread):
+def test_real_predict_scores_a_users_file_and_rejects_a_bad_one(tmp_path, one_thread, monkeypatch):
+    from genotx.tasks.registry import Task
+
     good = tmp_path / "mine.csv"
     good.write_text("sequence\nCAGGUAAGU\nAAAGCUUUU\n")
     scored = pd.read_csv(predict_file("rna_splicing", good, tmp_path / "scored.csv"))
     assert list(scored.columns) == ["sequence", "prediction"]
     assert scored["prediction"].iloc[0] > scored["prediction"].iloc[1]  # consensus site splices better
+    monkeypatch.setattr(Task, "load", lambda *a, **k: pytest.fail("a second predict must reuse the cached model"))
+    pd.testing.assert_frame_equal(pd.read_csv(predict_file("rna_splicing", good, tmp_path / "again.csv")), scored)
     bad = tmp_path / "bad.csv"
     bad.write_text("sequence\nCAGGUAAGU\nCAGAUAAGU\n")
     with pytest.raises(InputError, match=r"bad.csv, line 3"):
