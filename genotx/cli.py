@@ -110,6 +110,11 @@ def fetch(
         _fail(e)
     if ids is None:
         _fail(ValueError("give a TASK or --all"))
+    local_only = [sid for sid in ids if SOURCES[sid].package is None and not SOURCES[sid].upstream]
+    for sid in local_only:  # a real-source loader for the user's own files: nothing to download
+        err.print(f"{sid}: your own files (no registry package): genotx.use_local({sid!r}, {{...}}) or "
+                  f"GENOTX_SOURCE_{sid.upper()}=folder", highlight=False)
+    ids = [sid for sid in ids if sid not in local_only]
     with _progress() as progress:
         bar = progress.add_task("fetching", total=len(ids))
         for sid in ids:
