@@ -65,8 +65,23 @@ def _c_index(y, p) -> float:
     return float(concordance_index_censored(event.astype(bool), time.astype(float), np.asarray(p, float))[0])
 
 
+def _pearson_flat(y, p) -> float:
+    """Pearson r over every entry of two equally shaped arrays (e.g. samples x cell-type proportions).
+
+    Examples
+    --------
+    >>> round(_pearson_flat([[0.2, 0.8], [0.6, 0.4]], [[0.35, 0.65], [0.55, 0.45]]), 6)
+    1.0
+    """
+    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    if y.shape != p.shape:
+        raise ValueError(f"pearson_flat needs arrays of one shape, got {y.shape} and {p.shape}")
+    return _pearson(y.ravel(), p.ravel())
+
+
 _add("pearson", _pearson)
 _add("spearman", _spearman)
+_add("pearson_flat", _pearson_flat)
 _add("rmse", lambda y, p: float(np.sqrt(skm.mean_squared_error(y, p))), greater=False)
 _add("mae", lambda y, p: float(skm.mean_absolute_error(y, p)), greater=False)
 _add("r2", lambda y, p: float(skm.r2_score(y, p)))
