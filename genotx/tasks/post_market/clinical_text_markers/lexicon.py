@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from genotx.featurize.text import PhraseDictionary, mention_key
 from genotx.data.formats.hpo import PHENOTYPIC_ABNORMALITY, read_obo
 from genotx.data.source import source_files
 from genotx.simulate.notes import ALIASES, MARKERS
@@ -285,19 +286,6 @@ def find_markers(text: str, lexicon: GeneLexicon) -> list[tuple[int, int]]:
 
 # ---- HPO ---------------------------------------------------------------------------------------
 
-_WORD = re.compile(r"[a-z0-9]+")
-
-
-def mention_key(text: str) -> str:
-    """A matching key: lower-case words, a plural 's' dropped.
-
-    >>> mention_key("Generalized tonic-clonic Seizures")
-    'generalized tonic clonic seizure'
-    """
-    words = _WORD.findall(text.lower())
-    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words)
-
-
 _SYNONYM = re.compile(r'^synonym: "(.*)" (EXACT|RELATED|NARROW|BROAD)', re.M)
 
 
@@ -317,47 +305,8 @@ def read_hpo_synonyms(path: str | Path) -> dict[str, list[str]]:
     return out
 
 
-class HpoDictionary:
-    """Longest-match dictionary of phrases -> a term id over word tokens (keys of :func:`mention_key`).
-
-    Examples
-    --------
-    >>> d = HpoDictionary({"HP:0001250": ["Seizure", "Seizures"], "HP:0002069": ["Generalized tonic-clonic seizure"]})
-    >>> t = "He had generalized tonic-clonic seizures and one seizure."
-    >>> [(t[s:e], i) for s, e, i in d.find(t)]
-    [('generalized tonic-clonic seizures', 'HP:0002069'), ('seizure', 'HP:0001250')]
-    """
-
-    def __init__(self, terms: dict[str, list[str]], *, min_length: int = 3, max_words: int = 8) -> None:
-        self.phrases: dict[str, str] = {}
-        for term, names in terms.items():
-            for name in names:
-                key = mention_key(name)
-                if len(key) >= min_length and key not in self.phrases:
-                    self.phrases[key] = term
-        self.max_words = max_words
-
-    def add(self, mentions: dict[str, str]) -> None:
-        """Add (or override with) learned mention keys -> ids."""
-        self.phrases.update({k: v for k, v in mentions.items() if len(k) >= 3})
-
-    def lookup(self, text: str) -> str | None:
-        return self.phrases.get(mention_key(text))
-
-    def find(self, text: str) -> list[tuple[int, int, str]]:
-        words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text.lower())]
-        keys = [w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for _, _, w in words]
-        out, i = [], 0
-        while i < len(words):
-            for n in range(min(self.max_words, len(words) - i), 0, -1):
-                term = self.phrases.get(" ".join(keys[i:i + n]))
-                if term is not None:
-                    out.append((words[i][0], words[i + n - 1][1], term))
-                    i += n
-                    break
-            else:
-                i += 1
-        return out
+#: the longest-match phrase dictionary over HPO names (shared with literature_relations)
+HpoDictionary = PhraseDictionary
 
 
 @lru_cache(maxsize=1)

@@ -26,6 +26,7 @@ from sklearn.base import BaseEstimator
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from genotx.featurize.text import bio_spans
 from genotx.errors import InputError
 from genotx.simulate.notes import KINDS
 from genotx.tasks.post_market.clinical_text_markers.lexicon import (
@@ -129,24 +130,6 @@ def _viterbi(log_proba: np.ndarray, labels: list[str]) -> list[str]:
     for t in range(n - 1, 0, -1):
         path.append(int(back[t, path[-1]]))
     return [labels[i] for i in reversed(path)]
-
-
-def _decode(tokens, tags) -> list[tuple[int, int, str]]:
-    spans, current = [], None
-    for (s, e, _), tag in zip(tokens, tags):
-        if tag.startswith("B-"):
-            if current:
-                spans.append(tuple(current))
-            current = [s, e, tag[2:]]
-        elif tag.startswith("I-") and current is not None:
-            current[1] = e
-        else:
-            if current:
-                spans.append(tuple(current))
-            current = None
-    if current:
-        spans.append(tuple(current))
-    return spans
 
 
 class NoSpans(BaseEstimator):
@@ -351,7 +334,7 @@ class SpanExtractor(BaseEstimator):
             return []
         proba = self.tagger_.predict_proba(self.vectorizer_.transform(feats))
         tags = _viterbi(np.log(np.clip(proba, 1e-12, 1.0)), list(self.tagger_.classes_))
-        return _decode(tokens, tags)
+        return bio_spans(tokens, tags)
 
     # ---- estimator API ------------------------------------------------------------------------
     def fit(self, X, y):

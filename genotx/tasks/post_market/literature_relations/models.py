@@ -31,6 +31,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_union
 
+from genotx.featurize.text import PhraseDictionary, bio_spans, mention_key
 from genotx.data.formats.hpo import PHENOTYPIC_ABNORMALITY, read_obo
 from genotx.data.source import source_files
 from genotx.errors import InputError
@@ -41,7 +42,6 @@ __all__ = ["RelationExtractor", "NoRelations", "candidate_pairs", "pair_context"
 PAIR_TYPES = {("drug", "gene"), ("gene", "disease")}
 _TOKEN = re.compile(r"[A-Za-z0-9]+|[^\sA-Za-z0-9]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
-_WORD = re.compile(r"[a-z0-9]+")
 
 
 def tokenize(text: str) -> list[tuple[int, int, str]]:
@@ -122,34 +122,6 @@ def rule_relation(context: str, pair: tuple[str, str]) -> str:
     if pair == ("gene", "disease"):
         return "association" if _ASSOCIATION.search(context) else "none"
     return next((label for label, cue in _CUES if cue.search(context)), "none")
-
-
-def _key(text: str) -> str:
-    words = _WORD.findall(text.lower())
-    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words)
-
-
-class _Dictionary:
-    """Longest match of phrase keys (lower-case words, plural 's' dropped) -> an id."""
-
-    def __init__(self, phrases: dict[str, str], max_words: int = 8) -> None:
-        self.phrases = {k: v for k, v in phrases.items() if len(k) >= 3}
-        self.max_words = max_words
-
-    def find(self, text: str) -> list[tuple[int, int, str]]:
-        words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text.lower())]
-        keys = [_key(w) for _, _, w in words]
-        out, i = [], 0
-        while i < len(words):
-            for n in range(min(self.max_words, len(words) - i), 0, -1):
-                term = self.phrases.get(" ".join(keys[i:i + n]))
-                if term is not None:
-                    out.append((words[i][0], words[i + n - 1][1], term))
-                    i += n
-                    break
-            else:
-                i += 1
-        return out
 
 
 @lru_cache(maxsize=1)
@@ -276,14 +248,14 @@ class RelationExtractor(BaseEstimator):
         self.type_ = Counter(a[2] for doc in y for a in doc).most_common(1)[0][0] if any(len(d) for d in y) else "phenotype"
         for text, doc in zip(texts, y):
             for a in doc:
-                phrases[_key(text[a[0]:a[1]])][a[3]] += 1
+                phrases[mention_key(text[a[0]:a[1]])][a[3]] += 1
         names = {}
         terms = hpo_names() if isinstance(self.terms, str) and self.terms == "hpo" else self.terms
         for term, labels in (terms or {}).items():
             for name in labels:
-                names.setdefault(_key(name), term)
+                names.setdefault(mention_key(name), term)
         names.update({k: c.most_common(1)[0][0] for k, c in phrases.items()})
-        self.dictionary_ = _Dictionary(names)
+        self.dictionary_ = PhraseDictionary.from_keys(names)
         if self.method == "bag_of_words":
             feats, tags = [], []
             for text, doc in zip(texts, y):
@@ -331,21 +303,8 @@ class RelationExtractor(BaseEstimator):
             else:
                 tokens, feats = self._token_features(text)
                 tags = self.tagger_.predict(self.token_vectorizer_.transform(feats)) if tokens else []
-                spans, current = [], None
-                for (s, e, _), tag in zip(tokens, tags):
-                    if tag == "B" or (tag == "I" and current is None):
-                        if current:
-                            spans.append(tuple(current))
-                        current = [s, e]
-                    elif tag == "I":
-                        current[1] = e
-                    else:
-                        if current:
-                            spans.append(tuple(current))
-                        current = None
-                if current:
-                    spans.append(tuple(current))
-            out.append([(s, e, self.type_, self.dictionary_.phrases.get(_key(text[s:e]), ""), "") for s, e in spans])
+                spans = bio_spans(tokens, tags, orphan_inside_starts=True)
+            out.append([(s, e, self.type_, self.dictionary_.phrases.get(mention_key(text[s:e]), ""), "") for s, e in spans])
         return _documents_array(out)
 
     # ---- estimator API ------------------------------------------------------------------------
