@@ -88,7 +88,7 @@ def pseudo_bulk(
     if noise_sd < 0:
         raise ValueError(f"noise_sd must be >= 0, got {noise_sd}")
     pool = np.arange(n_total) if pool is None else np.asarray(pool, dtype=np.int64)
-    types = tuple(sorted(set(labels[pool]))) if types is None else tuple(str(t) for t in types)
+    types = tuple(str(t) for t in (sorted(set(labels[pool])) if types is None else types))
     k = len(types)
     alpha = np.broadcast_to(np.asarray(alpha, dtype=np.float64), (k,))
     if (alpha <= 0).any():

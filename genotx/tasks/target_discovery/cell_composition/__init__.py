@@ -161,9 +161,10 @@ INPUT_OPTIONS = ("reference", "label", "orientation", "values")
 TRAIN_OPTIONS = ("reference", "label")
 
 
-def reference_mixtures(reference: Reference, *, n_mixtures: int = N_TRAIN, random_state: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Training mixtures of every cell of a reference: (mixtures x genes, mixtures x types)."""
-    mix = pseudo_bulk(reference.expression, reference.labels, n_mixtures=n_mixtures, random_state=random_state, **MIXTURE)
+def reference_mixtures(reference: Reference, *, n_mixtures: int | None = None, random_state: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Training mixtures of every cell of a reference (``N_TRAIN`` by default): (mixtures x genes, mixtures x types)."""
+    mix = pseudo_bulk(reference.expression, reference.labels, n_mixtures=n_mixtures or N_TRAIN, random_state=random_state,
+                      **MIXTURE)
     return (pd.DataFrame(mix.expression, columns=list(reference.genes)),
             pd.DataFrame(mix.proportions, columns=list(mix.types)))
 

@@ -114,7 +114,7 @@ def read_reference(path: str | Path, *, label: str | None = None) -> Reference:
     ...                         obs=pd.DataFrame({"cell_type": ["a", "a", "b"]}, index=["c1", "c2", "c3"]))
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "ref.h5ad"; cells.write_h5ad(path)
     >>> ref = read_reference(path)
-    >>> ref.types, ref.expression.sum(axis=1).round().ravel().tolist()  # counts -> 10,000 per cell
+    >>> ref.types, np.asarray(ref.expression.sum(axis=1)).round().ravel().tolist()  # counts -> 10,000 per cell
     (('a', 'b'), [10000.0, 10000.0, 10000.0])
     """
     path = Path(path)
@@ -254,6 +254,6 @@ def read_bulk(path: str | Path, *, genes: tuple[str, ...] | list[str], orientati
     if empty.any():
         name = out.index[int(np.flatnonzero(empty)[0])]
         raise InputError(str(path), f"sample {name!r} has no expression on the reference's genes", fix="drop that sample")
-    out.index.name = "sample"
+    out.index.name, out.columns.name = "sample", None
     out.attrs.update(orientation=orientation, n_genes_matched=matched, n_genes_in_file=int(frame.shape[1]))
     return out

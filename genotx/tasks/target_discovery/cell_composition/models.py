@@ -16,6 +16,10 @@ them.
   of mixtures being predicted (alternating NNLS with a ridge pull toward the reference signature,
   in the spirit of BayesPrism's and CIBERSORTx's reference-to-bulk adaptation): every sample of a
   batch then informs every other, and batches smaller than ``min_batch`` fall back to plain NNLS.
+  It can only learn what the batch identifies: a change in the *shape* of a type's profile, found
+  from how the mixtures spread between the types (the batch must vary in composition, with some
+  samples rich in each type); a change in a type's *total* expression is indistinguishable from a
+  change in its proportion, so the prior keeps the reference's.
 * :class:`NuSVRDeconvolution`: CIBERSORT (Newman et al. 2015): signature and mixture standardised,
   a linear nu-SVR per mixture for nu in 0.25/0.5/0.75, negative weights set to 0, renormalised,
   the nu with the smallest reconstruction error kept.

@@ -22,7 +22,7 @@ def per_type_table(table: pd.DataFrame) -> pd.DataFrame:
     >>> t = pd.DataFrame({"cell_type": ["a", "b"] * 3, "y_true": [0.2, 0.8, 0.5, 0.5, 0.9, 0.1],
     ...                   "y_pred": [0.3, 0.7, 0.5, 0.5, 0.8, 0.2]})
     >>> per_type_table(t).round(3).loc["a"].tolist()
-    [1.0, 0.082, 0.533, 0.533]
+    [0.999, 0.082, 0.533, 0.533]
     """
     rows = {}
     for name, part in table.groupby("cell_type", sort=True):
