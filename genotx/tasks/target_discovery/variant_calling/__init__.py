@@ -35,7 +35,7 @@ from genotx.bio.alignments import read_reference
 from genotx.data.dataset import Dataset
 from genotx.data.source import source_files
 from genotx.errors import UnknownNameError
-from genotx.tasks.spec import TaskSpec
+from genotx.tasks.spec import PredictOption, TaskSpec
 from genotx.tasks.target_discovery.variant_calling.cohort import CohortSettings, bam_pileups, label_candidates, simulated_cohort
 from genotx.tasks.target_discovery.variant_calling.features import model_input
 from genotx.tasks.target_discovery.variant_calling.io import format_predictions, read_input, write_predictions
@@ -120,7 +120,7 @@ MODELS = {
 PROTOCOL = VariantCalling()
 
 #: ``genotx predict variant_calling --input sample.bam --reference ref.fa --out calls.vcf``
-PREDICT_OPTIONS = {"reference": Path}
+PREDICT_OPTIONS = {"reference": PredictOption(Path, help="the FASTA the reads were aligned to (plain or gzip)")}
 INPUT_OPTIONS = ("reference",)
 
 
