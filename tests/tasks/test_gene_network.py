@@ -282,6 +282,18 @@ def test_format_predictions_refits_on_the_users_cells_and_ranks_every_pair():
     assert len(gn.format_predictions(user, cached, top_k=3)) == 3
     oriented = gn.format_predictions(user, SkewOriented(CorrelationNetwork()), transform="none")
     assert len(oriented) == 12
+    adata = gn.format_predictions(user, cached, output="anndata")
+    assert list(adata.var_names) == ["a", "b", "d", "e"] and adata.varp["edge_scores"].shape == (4, 4)
+
+
+def test_anndata_out_round_trips(tmp_path):
+    x, _ = planted(200)
+    adata = gn.format_predictions(x, CorrelationNetwork(), output="anndata")
+    gn.write_predictions(adata, tmp_path / "net.h5ad")
+    anndata = pytest.importorskip("anndata")
+    back = anndata.read_h5ad(tmp_path / "net.h5ad")
+    np.testing.assert_allclose(back.varp["edge_scores"], CorrelationNetwork().fit(x).edge_scores_)
+    assert back.uns["gene_network"]["rows"].startswith("source")
 
 
 def test_plot_network_returns_a_figure():

@@ -106,6 +106,7 @@ PREDICT_OPTIONS = {
     "layout": LAYOUTS,
     "top_k": PredictOption(int, low=1, help="write the k best-scored pairs only (default: every ordered pair)"),
     "transform": ("auto", "log1p", "none"),
+    "output": ("edges", "anndata"),
 }
 INPUT_OPTIONS = ("layout",)
 
@@ -122,13 +123,31 @@ def training_data(dataset: Dataset) -> tuple[pd.DataFrame, None]:
     return dataset.inputs, None
 
 
-def format_predictions(frame: pd.DataFrame, estimator, *, top_k: int | None = None, transform: str | None = None) -> pd.DataFrame:
-    """Infer the network of the user's ``frame`` with a fresh copy of ``estimator`` and rank every
-    ordered pair: ``rank, source, target, score`` (``top_k`` rows at most)."""
+def format_predictions(frame: pd.DataFrame, estimator, *, top_k: int | None = None, transform: str | None = None,
+                       output: str = "edges"):
+    """The network of the user's cells (a fresh copy of the model fitted on them): every ordered pair
+    ranked, ``rank, source, target, score`` (``top_k`` rows at most); or, with ``output=anndata``, an
+    h5ad with one ``var`` per variable and the scores in ``varp["edge_scores"]`` (row = source)."""
     fresh = clone(estimator)
     if transform is not None:
         inner = fresh.estimator if isinstance(fresh, SkewOriented) else fresh
         inner.set_params(transform=transform)
     fresh.fit(frame)
+    if output == "anndata":
+        import anndata
+
+        adata = anndata.AnnData(var=pd.DataFrame(index=pd.Index(fresh.variables_, dtype=str)))
+        adata.varp["edge_scores"] = np.asarray(fresh.edge_scores_, dtype=np.float64)
+        adata.uns["gene_network"] = {"model": type(fresh).__name__, "transform": str(getattr(fresh, "transform_", "")),
+                                     "n_samples": int(len(frame)), "rows": "source (regulator)", "columns": "target"}
+        return adata
     ranked = ranked_edges(fresh.edge_scores_, fresh.variables_)
     return ranked.head(top_k) if top_k else ranked
+
+
+def write_predictions(result, path: str | Path) -> None:
+    """A ranked edge list as CSV, or the AnnData of ``output=anndata`` as h5ad."""
+    if isinstance(result, pd.DataFrame):
+        result.to_csv(path, index=False)
+    else:
+        result.write_h5ad(path)

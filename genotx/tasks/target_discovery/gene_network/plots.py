@@ -43,7 +43,7 @@ def plot_network(details: dict, *, ax=None):
     for v, (x, y) in xy.items():
         ax.text(x, y, v, ha="center", va="center", fontsize=8, bbox={"boxstyle": "round", "fc": "white", "ec": "0.4"})
     hits = sum(e[3] for e in top)
-    ax.set_title(f"{net.get('title', '')}\ntop {len(top)} edges: {hits} in the reference (grey)", fontsize=9)
+    ax.set_title(f"{net.get('title', '')}\ntop {len(top)} edges: {hits} in the reference (grey); green = right, red = not", fontsize=9)
     ax.set_xlim(-1.3, 1.3)
     ax.set_ylim(-1.3, 1.3)
     ax.set_aspect("equal")
