@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from genotx.bio.eligibility import GENES, Criterion, criterion_holds
+from genotx.bio.eligibility import GENES, Criterion, criterion_holds, criterion_passes
 
-__all__ = ["Trial", "simulate_trials", "render", "TEMPLATES"]
+__all__ = ["Trial", "simulate_trials", "trial_pairs", "render", "TEMPLATES"]
 
 S, U = "seen", "unseen"
 #: Phrasing templates per (kind, op, negated): (format string, family). {v}, {lo}, {hi}, {g} gene, {p} probe.
@@ -197,3 +197,31 @@ def simulate_trials(patients: pd.DataFrame, *, n_breast: int = 40, n_tumour: int
         trials.append(Trial(f"{'BC' if is_breast else 'TP'}{i + 1:03d}", "GSE7390" if is_breast else "GDSC",
                             tuple(criteria), tuple(r[0] for r in rendered), tuple(r[1] for r in rendered)))
     return trials
+
+
+def trial_pairs(patients: pd.DataFrame, trials: list[Trial], *, columns: list[str]) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Every (patient, trial) pair of the trial's cohort, with the truth computed from the structured criteria.
+
+    Returns ``(pairs, line_labels, eligible)``: ``pairs`` has ``patient``, ``trial``, ``cohort``,
+    ``criteria`` (the trial's text) and the patients' ``columns``, trial by trial; ``line_labels`` is
+    ``(n_pairs, max lines)``, 1.0/0.0 = the patient passes/fails each criterion line (in text order),
+    NaN beyond a trial's last line; ``eligible`` (0/1) = every line passes.
+
+    Examples
+    --------
+    >>> patients = pd.DataFrame({"patient": ["a", "b"], "cohort": "GSE7390", "age": [40.0, 70.0]})
+    >>> trial = Trial("BC001", "GSE7390", (Criterion("inclusion", "age", "le", 65),), ("Age at most 65 years",), ("seen",))
+    >>> pairs, lines, eligible = trial_pairs(patients, [trial], columns=["age"])
+    >>> pairs["criteria"].iloc[0], lines.tolist(), eligible.tolist()
+    ('Inclusion criteria:\\n- Age at most 65 years', [[1.0], [0.0]], [1, 0])
+    """
+    width = max(len(t.criteria) for t in trials)
+    frames, labels = [], []
+    for trial in trials:
+        members = patients[patients["cohort"] == trial.cohort].reset_index(drop=True)
+        passes = np.column_stack([criterion_passes(c, members) for c in trial.criteria]).astype(float)
+        frames.append(members[["patient", "cohort", *columns]].assign(trial=trial.trial, criteria=trial.text))
+        labels.append(np.pad(passes, ((0, 0), (0, width - passes.shape[1])), constant_values=np.nan))
+    pairs = pd.concat(frames, ignore_index=True)[["patient", "trial", "cohort", "criteria", *columns]]
+    line_labels = np.vstack(labels)
+    return pairs, line_labels, np.nan_to_num(line_labels, nan=1.0).all(axis=1).astype(int)

@@ -6,12 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genotx.errors import InputError
-from genotx.tasks.clinical.trial_matching.features import expand_lines, linked_values, masked_text
+import genotx
 from genotx.bio.eligibility import GENES, Criterion, canonical, criteria_lines, criterion_passes, parse_criteria, parse_line
-from genotx.tasks.clinical.trial_matching.models import ConstantMatcher, CriterionMatcher, PairEmbedding, PatientOnly, RuleMatcher
-from genotx.simulate.trials import simulate_trials
+from genotx.data.dataset import Dataset
+from genotx.data.source import use_local
+from genotx.errors import InputError
+from genotx.evaluate.metrics import Evaluator
+from genotx.simulate.trials import simulate_trials, trial_pairs
 from genotx.tasks.clinical import trial_matching as tm
+from genotx.tasks.clinical.trial_matching.features import expand_lines, linked_values, masked_text, variable_columns
+from genotx.tasks.clinical.trial_matching.models import ConstantMatcher, CriterionMatcher, PairEmbedding, PatientOnly, RuleMatcher
 
 
 @pytest.mark.parametrize(
@@ -67,16 +71,15 @@ def _toy_patients(n: int = 60, seed: int = 0) -> pd.DataFrame:
 def _toy_pairs(n_breast: int = 6, n_tumour: int = 6):
     patients = _toy_patients()
     trials = simulate_trials(patients, n_breast=n_breast, n_tumour=n_tumour, random_state=1)
-    frames, labels, max_lines = [], [], max(len(t.criteria) for t in trials)
-    for trial in trials:
-        members = patients[patients["cohort"] == trial.cohort].reset_index(drop=True)
-        passes = np.column_stack([criterion_passes(c, members) for c in trial.criteria]).astype(float)
-        frames.append(members.assign(trial=trial.trial, criteria=trial.text))
-        labels.append(np.pad(passes, ((0, 0), (0, max_lines - passes.shape[1])), constant_values=np.nan))
-    pairs = pd.concat(frames, ignore_index=True)
-    line_labels = np.vstack(labels)
-    y = np.nan_to_num(line_labels, nan=1.0).all(axis=1).astype(int)
+    pairs, line_labels, y = trial_pairs(patients, trials, columns=variable_columns(patients))
     return trials, pairs, y, line_labels
+
+
+def _toy_dataset() -> Dataset:
+    trials, pairs, y, line_labels = _toy_pairs()
+    return Dataset("trial_matching", pairs, y, pairs[["trial", "patient", "cohort"]].copy(),
+                   meta={"sources": (), "data_kind": "simulated"}, arrays={"line_labels": line_labels},
+                   context={"trials": tuple(trials)})
 
 
 def test_simulated_trials_are_seeded_and_parse_back_in_seen_phrasings():
@@ -103,6 +106,18 @@ def test_expand_lines_and_entity_features():
     assert masked_text(pd.Series(["No TP53 mutation at 9.5"]), genes=["TP53"]).iloc[0] == "no  gene  mutation at 0"
 
 
+def test_trial_pairs_truth_follows_the_structured_criteria():
+    trials, pairs, y, line_labels = _toy_pairs()
+    assert len(pairs) == sum(60 for _ in trials) and line_labels.shape == (len(pairs), max(len(t.criteria) for t in trials))
+    for trial in trials[:3] + trials[-3:]:
+        rows = np.flatnonzero(pairs["trial"].to_numpy() == trial.trial)
+        members = pairs.iloc[rows]
+        expected = np.column_stack([criterion_passes(c, members) for c in trial.criteria])
+        np.testing.assert_array_equal(line_labels[rows, : len(trial.criteria)], expected)
+        assert np.isnan(line_labels[rows, len(trial.criteria):]).all()
+        assert (y[rows] == expected.all(axis=1)).all()
+
+
 def test_matchers_fit_predict_on_toy_pairs():
     _, pairs, y, line_labels = _toy_pairs()
     for model in (RuleMatcher(), CriterionMatcher(use_rules=True, n_estimators=20, n_components=8),
@@ -111,46 +126,132 @@ def test_matchers_fit_predict_on_toy_pairs():
         proba = model.fit(pairs, y, line_labels=line_labels).predict_proba(pairs)
         assert proba.shape == (len(pairs), 2) and np.isfinite(proba).all()
     rules = RuleMatcher().fit(pairs, y, line_labels=line_labels).predict_proba(pairs)[:, 1]
-    assert tm.precision_at_k(y, rules, pairs["trial"].to_numpy(), k=5) >= 0.5
+    assert Evaluator("precision_at_5_per_trial")(y, rules, groups={"trial": pairs["trial"]}) >= 0.5
     with pytest.raises(InputError, match="line_labels"):
         CriterionMatcher().fit(pairs, y)
 
 
-def test_precision_at_k_and_parser_accuracy_on_toy_trials():
-    y, s, g = np.array([1, 0, 0, 1, 1, 0]), np.array([0.9, 0.8, 0.1, 0.1, 0.2, 0.9]), np.array(list("aaabbb"))
-    assert tm.precision_at_k(y, s, g, k=1) == 0.5
+def test_the_line_matrix_as_y_trains_the_same_model_as_line_labels():
+    """``genotx predict`` fits with plain fit(X, y): the task hands it the per-line truth as y."""
+    _, pairs, y, line_labels = _toy_pairs()
+    a = CriterionMatcher(use_rules=True, n_estimators=20, n_components=8).fit(pairs, y, line_labels=line_labels)
+    b = CriterionMatcher(use_rules=True, n_estimators=20, n_components=8).fit(pairs, line_labels)
+    np.testing.assert_array_equal(a.predict_proba(pairs), b.predict_proba(pairs))
+    assert PatientOnly(n_estimators=5).fit(pairs, line_labels).classes_.tolist() == [0, 1]
+    with pytest.raises(InputError, match="one of them"):
+        RuleMatcher().fit(pairs, line_labels, line_labels=line_labels)
+
+
+def test_precision_at_k_per_trial_and_parser_accuracy_on_toy_trials():
+    y, s, g = np.array([1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0]), np.r_[np.linspace(1, 0, 6), np.linspace(0, 1, 6)], np.repeat(list("ab"), 6)
+    assert Evaluator("precision_at_5_per_trial")(y, s, groups={"trial": g}) == pytest.approx((1 / 5 + 1 / 5) / 2)
+    tied = Evaluator("precision_at_5_per_trial")(y, np.zeros(12), groups={"trial": g})
+    assert tied == Evaluator("precision_at_5_per_trial")(y, np.zeros(12), groups={"trial": g})  # fixed tie order
     trials, *_ = _toy_pairs()
     accuracy = tm.parser_accuracy(trials)
     assert accuracy["criterion_accuracy_seen"] == 1.0
 
 
-def test_read_input_and_criteria_errors_name_the_line(tmp_path, monkeypatch):
-    monkeypatch.setattr(tm, "_known_variables", lambda: ("age", "size", "grade", "er", "X205225_at", "mut_TP53", "cnv_TP53"))
+def test_protocol_on_toy_trials_reports_line_auroc_and_parser_accuracy():
+    data = _toy_dataset()
+    rules, _ = genotx.run("trial_matching", model="rule_parser", dataset=data)
+    floor, outcome = genotx.run("trial_matching", model="constant", dataset=data)
+    assert list(rules.metrics) == list(tm.SPEC.metrics) == list(floor.metrics)
+    assert rules.metrics["auroc"] > floor.metrics["auroc"] + 0.2 and floor.metrics["auroc"] == 0.5
+    assert rules.metrics["line_auroc"] > 0.8 and np.isnan(floor.metrics["line_auroc"])
+    assert rules.metrics["criterion_accuracy_seen"] == 1.0 and np.isnan(floor.metrics["criterion_accuracy"])
+    assert rules.details["parser"]["n_lines_seen"] > 0 and set(rules.details["line_auroc_by_phrasing"]) == {
+        "line_auroc_seen", "line_auroc_unseen"}
+    assert all("line_auroc" in f for f in rules.fold_metrics)
+    assert {"trial", "patient", "cohort", "y_true", "y_pred", "fold"} <= set(outcome.predictions.columns)
+
+
+def test_your_own_estimator_runs_under_the_protocol_without_line_labels():
+    from sklearn.dummy import DummyClassifier
+
+    record, _ = genotx.run("trial_matching", estimator=DummyClassifier(strategy="prior"), dataset=_toy_dataset())
+    assert record.metrics["auroc_per_trial"] == 0.5 and np.isnan(record.metrics["line_auroc"])  # one score per fold
+    assert np.isfinite(record.metrics["auroc"]) and np.isnan(record.metrics["criterion_accuracy"])
+
+
+# ---- the user file path (no task data is loaded) --------------------------------------------------
+
+
+@pytest.fixture
+def two_probes(tmp_path):
+    """The breast cohort source pointed at a tiny ARFF: reading a user's file needs only its header."""
+    arff = tmp_path / "cohort.arff"
+    arff.write_text("@relation r\n@attribute age numeric\n@attribute size numeric\n"
+                    "@attribute grade {well differentiated,intermediate,poorly differentiated,unkown}\n"
+                    "@attribute er {negative,positive}\n@attribute t.tdm numeric\n@attribute e.tdm {0,1}\n"
+                    "@attribute X205225_at numeric\n@attribute X201091_s_at numeric\n@data\n50,2,intermediate,positive,9,1,9,7\n")
+    use_local("sksurv_breast_cancer", {"arff": arff})
+    yield ("X205225_at", "X201091_s_at")
+    use_local("sksurv_breast_cancer", {})
+
+
+def _no_task_data(monkeypatch):
+    def refuse(*_, **__):
+        raise AssertionError("reading a user's file must not load the task's data")
+
+    for name in ("load", "breast_patients", "tumour_profiles"):
+        monkeypatch.setattr(tm, name, refuse)
+    monkeypatch.setattr("genotx.data.cohorts.read_arff", refuse)
+
+
+def test_read_input_and_criteria_errors_name_the_line(tmp_path, monkeypatch, two_probes):
+    _no_task_data(monkeypatch)
+    criteria = tmp_path / "c.txt"
+    criteria.write_text("Inclusion criteria:\n- Age over 40\n")
     good = tmp_path / "p.csv"
     good.write_text("patient,age,grade,er,205225_at,mut_TP53\np1,50,poorly differentiated,positive,9.1,1\np2,,2,0,,\n")
-    frame = tm.read_input(good)
+    frame = tm.read_input(good, trial=criteria)
+    assert list(frame.columns[:8]) == ["patient", "criteria", "age", "size", "grade", "er", "X205225_at", "X201091_s_at"]
     assert frame.loc[0, ["age", "grade", "er", "X205225_at", "mut_TP53"]].tolist() == [50.0, 3.0, 1.0, 9.1, 1.0]
-    assert np.isnan(frame.loc[1, "age"]) and np.isnan(frame.loc[1, "size"])
+    assert np.isnan(frame.loc[1, "age"]) and np.isnan(frame.loc[1, "size"]) and frame["criteria"].nunique() == 1
+    with pytest.raises(InputError, match="no trial criteria"):
+        tm.read_input(good)
     bad = tmp_path / "bad.csv"
     bad.write_text("age,grade\n50,2\n61,very high\n")
     with pytest.raises(InputError, match="line 3"):
-        tm.read_input(bad)
+        tm.read_input(bad, trial=criteria)
     bad_mut = tmp_path / "bad_mut.csv"
     bad_mut.write_text("mut_TP53\n1\n0\n2\n")
     with pytest.raises(InputError, match="line 4"):
-        tm.read_input(bad_mut)
+        tm.read_input(bad_mut, trial=criteria)
     none = tmp_path / "none.csv"
     none.write_text("foo\n1\n")
     with pytest.raises(InputError, match="no known patient variable"):
-        tm.read_input(none)
-    criteria = tmp_path / "c.txt"
-    criteria.write_text("Inclusion criteria:\n- Age over 40\n- 12345\n")
+        tm.read_input(none, trial=criteria)
+    empty_text = tmp_path / "empty_text.csv"
+    empty_text.write_text("age,criteria\n50,Age over 40\n60,\n")
     with pytest.raises(InputError, match="line 3"):
-        tm.read_criteria(criteria)
+        tm.read_input(empty_text)
+    stray = tmp_path / "stray.txt"
+    stray.write_text("Inclusion criteria:\n- Age over 40\n- 12345\n")
+    with pytest.raises(InputError, match="line 3"):
+        tm.read_criteria(stray)
     empty = tmp_path / "e.txt"
     empty.write_text("Inclusion criteria:\n\n")
     with pytest.raises(InputError, match="no criterion lines"):
         tm.read_criteria(empty)
+
+
+def test_format_predictions_gives_the_rule_verdict_and_unparsed_lines(tmp_path, monkeypatch, two_probes):
+    _no_task_data(monkeypatch)
+    patients = tmp_path / "patients.csv"
+    patients.write_text("patient,age,size,er\np1,45,1.5,positive\np2,72,3.2,negative\n")
+    criteria = tmp_path / "criteria.txt"
+    criteria.write_text("Inclusion criteria:\n- Aged 18-65 years\n- ER-positive disease\n")
+    frame = tm.read_input(patients, trial=criteria)
+    _, pairs, y, line_labels = _toy_pairs()
+    out = tm.format_predictions(frame, RuleMatcher().fit(pairs, y, line_labels=line_labels))
+    assert out.columns.tolist() == ["patient", "match_probability", "rule_eligible", "unparsed_lines"]
+    assert out["rule_eligible"].tolist() == [1, 0] and out["unparsed_lines"].tolist() == ["", ""]
+    assert out["match_probability"].tolist() == pytest.approx([1.0, 0.0], abs=1e-5)
+    criteria.write_text("- Aged 18-65 years\n- Signed informed consent\n")
+    out = tm.format_predictions(tm.read_input(patients, trial=criteria), RuleMatcher().fit(pairs, y, line_labels=line_labels))
+    assert out["rule_eligible"].isna().all() and out["unparsed_lines"].tolist() == ["2", "2"]
 
 
 # ---- end to end on the real default data ---------------------------------------------------------
@@ -164,6 +265,7 @@ def dataset():
 @pytest.mark.slow
 def test_cold_trial_folds_share_no_trial(dataset):
     assert len(dataset) == 198 * 40 + 964 * 30
+    assert len(dataset.context["trials"]) == 70 and dataset.arrays["line_labels"].shape[0] == len(dataset)
     for fold in tm.SPLITS["cold_trial"].split(dataset.groups, random_state=0):
         trials = dataset.groups["trial"].to_numpy()
         assert not set(trials[fold.train]) & set(trials[fold.test])
@@ -171,8 +273,8 @@ def test_cold_trial_folds_share_no_trial(dataset):
 
 @pytest.mark.slow
 def test_rule_parser_beats_constant_and_is_worse_on_unseen_phrasings(dataset):
-    rule = tm.evaluate(dataset, split="cold_trial", model="rule_parser", seed=0).metrics
-    floor = tm.evaluate(dataset, split="cold_trial", model="constant", seed=0).metrics
+    rule = genotx.run("trial_matching", model="rule_parser", dataset=dataset)[0].metrics
+    floor = genotx.run("trial_matching", model="constant", dataset=dataset)[0].metrics
     assert floor["auroc"] == pytest.approx(0.5)
     assert rule["auroc"] > floor["auroc"] + 0.3
     assert rule["criterion_accuracy_seen"] > 0.95 > rule["criterion_accuracy_unseen"]
@@ -180,22 +282,22 @@ def test_rule_parser_beats_constant_and_is_worse_on_unseen_phrasings(dataset):
 
 @pytest.mark.slow
 def test_default_model_beats_constant_and_rule_parser(dataset):
-    hybrid = tm.evaluate(dataset, split="cold_trial", model=tm.SPEC.default_model, seed=0).metrics
-    floor = tm.evaluate(dataset, split="cold_trial", model="constant", seed=0).metrics
+    hybrid = genotx.run("trial_matching", dataset=dataset)[0].metrics
+    floor = genotx.run("trial_matching", model="constant", dataset=dataset)[0].metrics
     assert hybrid["auroc"] > floor["auroc"] + 0.3
-    assert hybrid["precision_at_10"] > floor["precision_at_10"] + 0.3
+    assert hybrid["precision_at_10_per_trial"] > floor["precision_at_10_per_trial"] + 0.3
     assert hybrid["auroc"] > 0.97  # the rule parser alone reaches ~0.96
 
 
 @pytest.mark.slow
-def test_predict_file_on_user_files(tmp_path):
+def test_predict_on_user_files_through_the_engine(tmp_path):
     patients = tmp_path / "patients.csv"
     patients.write_text("patient,age,size,grade,er,mut_TP53,cnv_ERBB2\n"
                         "p1,45,1.5,2,positive,0,1\np2,72,3.2,3,negative,1,0\np3,55,,,positive,,\n")
     criteria = tmp_path / "criteria.txt"
     criteria.write_text("Inclusion criteria:\n- Aged 18-65 years\n- ER-positive disease\n- Tumour size at least 10 mm\n"
                         "Exclusion criteria:\n- Poorly differentiated tumours\n- Signed informed consent\n")
-    out = tm.predict_file(patients, tmp_path / "out.csv", model="rule_parser", trial=str(criteria))
+    out = genotx.predict_file("trial_matching", patients, tmp_path / "out.csv", model="rule_parser", trial=str(criteria))
     result = pd.read_csv(out)
     assert result["patient"].tolist() == ["p1", "p2", "p3"]
     assert result["unparsed_lines"].astype(str).tolist() == ["7", "7", "7"]
@@ -203,5 +305,7 @@ def test_predict_file_on_user_files(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("age,er\n50,positive\n61,maybe\n")
     with pytest.raises(InputError, match="line 3"):
-        tm.predict_file(bad, tmp_path / "never.csv", trial=str(criteria))
+        genotx.predict_file("trial_matching", bad, tmp_path / "never.csv", trial=str(criteria))
     assert not (tmp_path / "never.csv").exists()
+    with pytest.raises(InputError, match="unknown option"):
+        genotx.predict_file("trial_matching", patients, tmp_path / "never.csv", trials=str(criteria))

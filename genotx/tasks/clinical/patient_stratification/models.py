@@ -3,9 +3,11 @@
 Every model here follows one small contract beside scikit-learn's: ``fit(X, y)`` with ``y`` a
 structured array of ``(event: bool, time: float)`` (:func:`surv_array`), ``predict(X)`` returns a
 risk score (higher = earlier event), and ``predict_group(X)`` returns an integer subgroup ordered by
-training risk (0 = lowest). Tools: :func:`cox_score_z` (univariate Cox score tests, vectorised over
-genes), :func:`logrank_p`, :func:`kaplan_meier_curves`, :func:`subgroup_rules` (a shallow decision
-tree as readable rules) and :func:`bootstrap_stability` (adjusted Rand index over resamples).
+training risk (0 = lowest). :class:`Subgroups` wraps any of them and also learns, on the training
+patients, the readable rule (a leaf of a shallow decision tree) that defines each subgroup. Tools:
+:func:`cox_score_z` (univariate Cox score tests, vectorised over genes), :func:`logrank_p`,
+:func:`kaplan_meier_curves`, :func:`subgroup_rules` (a shallow decision tree as readable rules) and
+:func:`bootstrap_stability` (adjusted Rand index over resamples).
 """
 
 from __future__ import annotations
@@ -42,7 +44,18 @@ __all__ = [
     "fit_rule_tree",
     "leaf_rules",
     "bootstrap_stability",
+    "GROUP_LABELS",
+    "group_labels",
+    "Subgroups",
 ]
+
+#: Names of risk-ordered subgroups (0 = lowest risk).
+GROUP_LABELS: dict[int, str] = {0: "low", 1: "intermediate", 2: "high"}
+
+
+def group_labels(groups: np.ndarray) -> dict[int, str]:
+    """``{group: name}``: ``all`` when there is one group, else :data:`GROUP_LABELS`."""
+    return {0: "all"} if len(np.unique(groups)) == 1 else GROUP_LABELS
 
 
 def surv_array(event, time) -> np.ndarray:
@@ -370,3 +383,59 @@ def bootstrap_stability(model, X: pd.DataFrame, *, y: np.ndarray, reference: np.
         fitted = clone(model).fit(X.iloc[index] if hasattr(X, "iloc") else X[index], y[index])
         scores[b] = adjusted_rand_score(reference, fitted.predict_group(X))
     return scores
+
+
+class Subgroups(BaseEstimator):
+    """A subgroup model (``predict`` a risk, ``predict_group`` a subgroup) and the readable rule of each subgroup.
+
+    ``fit`` fits a clone of ``estimator``, then a shallow decision tree (:func:`fit_rule_tree`) over
+    ``features(X)`` (readable variables) that reproduces the training subgroups; each leaf's path is
+    a rule. :meth:`rules` gives every patient the rule of the leaf they fall in and the subgroup that
+    leaf stands for, without refitting anything.
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"g": np.arange(30.0)})
+    >>> y = surv_array(np.ones(30), 30.0 - np.arange(30.0))
+    >>> model = Subgroups(ClusterRisk(n_clusters=2), features=lambda f: f.reset_index(drop=True), min_samples_leaf=2).fit(X, y)
+    >>> model.rules(X.iloc[[0, 29]])["rule"].tolist()
+    ['g <= 14.5', 'g > 14.5']
+    """
+
+    def __init__(self, estimator, *, features: Callable[[pd.DataFrame], pd.DataFrame], max_depth: int = 3,
+                 min_samples_leaf: int = 8, random_state: int = 0) -> None:
+        self.estimator = estimator
+        self.features = features
+        self.max_depth = max_depth
+        self.min_samples_leaf = min_samples_leaf
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        self.estimator_ = clone(self.estimator).fit(X, y)
+        groups = self.estimator_.predict_group(X)
+        self.labels_ = group_labels(groups)
+        readable = self.features(X)
+        self.rule_tree_ = fit_rule_tree(readable, groups, max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf,
+                                        random_state=self.random_state)
+        self.leaf_rules_ = leaf_rules(self.rule_tree_, [str(c) for c in readable.columns])
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        check_is_fitted(self, "estimator_")
+        return np.asarray(self.estimator_.predict(X), dtype=float)
+
+    def predict_group(self, X) -> np.ndarray:
+        check_is_fitted(self, "estimator_")
+        return np.asarray(self.estimator_.predict_group(X), dtype=int)
+
+    def group_names(self, groups: np.ndarray) -> list[str]:
+        """The name of each subgroup number (``low`` / ``intermediate`` / ``high``, or ``all``)."""
+        return [self.labels_.get(int(g), str(g)) for g in groups]
+
+    def rules(self, X) -> pd.DataFrame:
+        """Per patient: ``rule`` (the conditions of their leaf) and ``rule_group`` (the subgroup it predicts)."""
+        check_is_fitted(self, "rule_tree_")
+        readable = self.features(X).to_numpy(float)
+        leaves = self.rule_tree_.apply(readable)
+        return pd.DataFrame({"rule": [self.leaf_rules_[int(leaf)] for leaf in leaves],
+                             "rule_group": self.group_names(self.rule_tree_.predict(readable))})

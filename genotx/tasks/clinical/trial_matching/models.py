@@ -3,7 +3,9 @@
 Every matcher takes a pairs table (see :mod:`genotx.tasks.clinical.trial_matching.features`) and follows the
 scikit-learn classifier contract (``fit(X, y)`` returns self, ``predict_proba`` gives ``(n, 2)``).
 ``fit`` also accepts ``line_labels``: an ``(n_pairs, max_lines)`` array of 0/1 (NaN-padded) saying
-whether the patient passes each criterion line; the criterion-level learned matcher needs it.
+whether the patient passes each criterion line; the criterion-level learned matcher needs it. That
+matrix may instead be given as ``y`` itself (eligible = every line passes): ``fit(X, line_labels)``,
+which is how the task hands its training data to a plain ``fit(X, y)`` (``genotx predict``).
 
 * :class:`RuleMatcher` parses each line with the hand-written rule parser and applies the rules;
   a line it cannot parse passes with the training pass rate of lines (its only fitted value).
@@ -31,7 +33,8 @@ from genotx.errors import InputError
 from genotx.tasks.clinical.trial_matching.features import expand_lines, line_numbers, linked_values, masked_text, variable_columns
 from genotx.bio.eligibility import criterion_passes, parse_line
 
-__all__ = ["RuleMatcher", "CriterionMatcher", "PairEmbedding", "PatientOnly", "ConstantMatcher", "line_label_vector"]
+__all__ = ["RuleMatcher", "CriterionMatcher", "PairEmbedding", "PatientOnly", "ConstantMatcher", "line_label_vector",
+           "rule_line_passes", "fit_targets"]
 
 
 def line_label_vector(lines: pd.DataFrame, line_labels: np.ndarray) -> np.ndarray:
@@ -40,6 +43,26 @@ def line_label_vector(lines: pd.DataFrame, line_labels: np.ndarray) -> np.ndarra
     if np.isnan(y).any():
         raise InputError("line_labels", "has no label for some criterion lines", fix="give one 0/1 per line of each criteria text")
     return y.astype(int)
+
+
+def fit_targets(y, line_labels=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(eligible, line_labels)`` from a matcher's ``fit`` arguments.
+
+    ``y`` is eligibility ``(n,)`` (with ``line_labels`` ``(n, max_lines)`` or None), or the line
+    matrix ``(n, max_lines)`` itself, from which eligibility follows (every known line passes).
+
+    Examples
+    --------
+    >>> y, lines = fit_targets(np.array([[1.0, np.nan], [1.0, 0.0]]))
+    >>> y.tolist(), lines.shape
+    ([1, 0], (2, 2))
+    """
+    y = np.asarray(y, dtype=float)
+    if y.ndim == 2:
+        if line_labels is not None:
+            raise InputError("fit", "got a line matrix as y and line_labels too", fix="pass one of them")
+        return np.nan_to_num(y, nan=1.0).all(axis=1).astype(int), y
+    return y.astype(int), line_labels
 
 
 def _proba(p: np.ndarray) -> np.ndarray:
@@ -85,6 +108,7 @@ class ConstantMatcher(_Matcher):
     """
 
     def fit(self, X: pd.DataFrame, y, *, line_labels=None):  # noqa: ARG002
+        y, _ = fit_targets(y, line_labels)
         self.rate_ = float(np.mean(y))  # kept for reference, not used to score
         self.classes_ = np.array([0, 1])
         return self
@@ -97,7 +121,8 @@ class ConstantMatcher(_Matcher):
 class RuleMatcher(_Matcher):
     """Rule parser + exact matching; unparsed lines pass with the training line pass rate."""
 
-    def fit(self, X: pd.DataFrame, y, *, line_labels=None):
+    def fit(self, X: pd.DataFrame, y, *, line_labels=None):  # noqa: ARG002 - X: the rules need no fitting
+        _, line_labels = fit_targets(y, line_labels)
         if line_labels is not None:
             self.unparsed_pass_ = float(np.nanmean(np.asarray(line_labels, float)))
         else:
@@ -180,9 +205,10 @@ class CriterionMatcher(_Matcher):
         return np.hstack(parts).astype(np.float32)
 
     def fit(self, X: pd.DataFrame, y, *, line_labels=None):
+        _, line_labels = fit_targets(y, line_labels)
         if line_labels is None:
             raise InputError("CriterionMatcher.fit", "needs line_labels (one 0/1 per criterion line of each pair)",
-                             fix="pass line_labels=dataset.meta['line_labels'][train]")
+                             fix="pass line_labels=dataset.arrays['line_labels'][train] (or that matrix as y)")
         lines = expand_lines(X)
         target = line_label_vector(lines, line_labels)
         if len(lines) > self.max_lines:  # lines repeat over patients: a seeded sample keeps fitting fast
@@ -219,7 +245,8 @@ class PairEmbedding(_Matcher):
         patients = X.reindex(columns=self.variables_).to_numpy(float)
         return np.hstack([self.embedding_.transform(X["criteria"].astype(str)), patients]).astype(np.float32)
 
-    def fit(self, X: pd.DataFrame, y, *, line_labels=None):  # noqa: ARG002
+    def fit(self, X: pd.DataFrame, y, *, line_labels=None):
+        y, _ = fit_targets(y, line_labels)
         self.variables_ = variable_columns(X)
         self.embedding_ = _TextEmbedding(n_components=self.n_components, random_state=self.random_state).fit(
             X["criteria"].astype(str), genes=_genes(X))
@@ -239,7 +266,8 @@ class PatientOnly(_Matcher):
         self.n_estimators = n_estimators
         self.random_state = random_state
 
-    def fit(self, X: pd.DataFrame, y, *, line_labels=None):  # noqa: ARG002
+    def fit(self, X: pd.DataFrame, y, *, line_labels=None):
+        y, _ = fit_targets(y, line_labels)
         self.variables_ = variable_columns(X)
         self.model_ = _lgbm(self.random_state, self.n_estimators).fit(X[self.variables_].to_numpy(float), np.asarray(y, int))
         self.classes_ = np.array([0, 1])
