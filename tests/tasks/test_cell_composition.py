@@ -115,6 +115,14 @@ def test_adaptive_nnls_corrects_a_shifted_type_profile_and_needs_a_batch():
     np.testing.assert_allclose(small, plain.predict(X_test[:5]))
 
 
+def test_adaptive_nnls_leaves_a_batch_of_near_equal_compositions_alone():
+    S, y = _linear_problem(seed=4, n=200)
+    flat = np.random.default_rng(0).dirichlet(np.full(4, 50.0), size=100)  # every sample ~1/4 of each type
+    model = SignatureNNLS(adapt_to_batch=True).fit(y @ S, y)
+    assert model.adapts(y[:100] @ S) and not model.adapts(flat @ S)
+    np.testing.assert_allclose(model.predict(flat @ S), SignatureNNLS().fit(y @ S, y).predict(flat @ S))
+
+
 def test_matching_keeps_each_adapted_profile_on_its_reference_type():
     reference = np.array([[9.0, 1.0, 1.0, 0.0], [1.0, 9.0, 1.0, 0.0], [1.0, 1.0, 9.0, 5.0]])
     assert _match_rows(reference[[2, 0, 1]] * 3.0, reference).tolist() == [1, 2, 0]
@@ -333,3 +341,15 @@ def test_predict_on_real_pseudo_bulk_twice_reuses_the_model(real, tmp_path):
     assert first["batch_adapted"].all() and first["input_orientation"].eq("genes_x_samples").all()
     np.testing.assert_allclose(first[types].sum(axis=1), 1.0, atol=1e-6)
     assert np.corrcoef(first[types].to_numpy().ravel(), real.target[held].ravel())[0, 1] > 0.8
+
+
+@pytest.mark.slow
+def test_second_reference_pbmc3k_builds_and_nnls_beats_the_floor():
+    task = genotx.get_task("cell_composition")
+    data = task.load(source="decoupler_pbmc3k")
+    assert len(data.context["cell_labels"]) == 160 and len(data.context["types"]) == 8 and data.inputs.shape[1] == 1645
+    assert set(pd.Series(data.context["cell_labels"]).value_counts()) == {20}
+    plain = genotx.run(task, model="nnls", seed=0, dataset=data)[0]
+    floor = genotx.run(task, model="mean", seed=0, dataset=data)[0]
+    assert plain.details["shared_cells"] == 0 and {r["n_train_cells"] for r in plain.details["per_type"].values()} == {10}
+    assert plain.metrics["pearson_flat"] > 0.6 and plain.metrics["rmse"] < 0.8 * floor.metrics["rmse"]

@@ -104,8 +104,9 @@ def _linear(matrix, where: str) -> sparse.csr_matrix:
     return sparse.csr_matrix(X, dtype=np.float32)
 
 
-def read_reference(path: str | Path, *, label: str | None = None) -> Reference:
-    """A labelled single-cell reference from an ``.h5ad`` file (see the module docstring).
+def read_reference(path: str | Path, *, label: str | None = None, genes: str | None = None) -> Reference:
+    """A labelled single-cell reference from an ``.h5ad`` file (see the module docstring); ``genes``
+    names a boolean ``var`` column that selects genes (e.g. ``highly_variable``).
 
     Examples
     --------
@@ -136,11 +137,16 @@ def read_reference(path: str | Path, *, label: str | None = None) -> Reference:
         raise InputError(str(path), f"column {label!r} labels no cell", fix="label the cells' types")
     if (~keep).any():
         log.warning("%s: %d cells without a %r label are left out", path, int((~keep).sum()), label)
-    genes = tuple(str(g) for g in source.var_names)
-    if len(set(genes)) != len(genes):
+    names = tuple(str(g) for g in source.var_names)
+    if len(set(names)) != len(names):
         raise InputError(where, "has duplicated gene names", fix="make them unique (adata.var_names_make_unique())")
-    return Reference(expression[np.flatnonzero(keep)], labels[keep].astype(str).str.strip().to_numpy(), genes,
-                     tuple(str(c) for c in adata.obs_names[keep]))
+    columns = np.arange(len(names))
+    if genes is not None:
+        if genes not in source.var:
+            raise InputError(str(path), f"var has no column {genes!r}", fix="name a boolean var column of genes to keep")
+        columns = np.flatnonzero(source.var[genes].to_numpy(dtype=bool))
+    return Reference(expression[np.flatnonzero(keep)][:, columns], labels[keep].astype(str).str.strip().to_numpy(),
+                     tuple(names[i] for i in columns), tuple(str(c) for c in adata.obs_names[keep]))
 
 
 def reference_genes(path: str | Path) -> tuple[str, ...]:
