@@ -27,14 +27,32 @@ def _one_thread():
         yield
 
 
-def tiny_mlp(shape: tuple[int, ...], n_outputs: int) -> nn.Module:
+class _Named:
+    """A module-level callable with a stable repr: test ids must not hold memory addresses, or the
+    pytest-xdist workers collect different test names."""
+
+    def __init__(self, fn, name: str) -> None:
+        self.fn, self.name = fn, name
+
+    def __call__(self, *args):
+        return self.fn(*args)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def _tiny_mlp(shape: tuple[int, ...], n_outputs: int) -> nn.Module:
     """One hidden layer of 16 units, no dropout (module level: fitted models must pickle)."""
     return nn.Sequential(nn.Flatten(), nn.Linear(int(np.prod(shape)), 16), nn.ReLU(), nn.Linear(16, n_outputs))
 
 
-def as_array(X) -> np.ndarray:
+def _as_array(X) -> np.ndarray:
     """The identity featurizer for scikit-learn's checks (which feed plain arrays)."""
     return np.asarray(X)
+
+
+tiny_mlp = _Named(_tiny_mlp, "tiny_mlp")
+as_array = _Named(_as_array, "as_array")
 
 
 def _torch_regressor() -> TorchRegressor:
