@@ -150,7 +150,7 @@ def leaderboard(records: list[RunRecord], *, metric: str | None = None) -> pd.Da
     --------
     >>> r = [RunRecord("t", "s", "m", "x", seed, {"auroc": v}, 1, 1, "real") for seed, v in enumerate([0.7, 0.8, 0.9])]
     >>> row = leaderboard(r).iloc[0]
-    >>> int(row["n_seeds"]), round(row["auroc_mean"], 3), round(row["auroc_std"], 4)
+    >>> int(row["n_seeds"]), round(float(row["auroc_mean"]), 3), round(float(row["auroc_std"]), 4)
     (3, 0.8, 0.0816)
     """
     rows = []
