@@ -22,7 +22,7 @@ from genotx.tasks.target_discovery.gene_network.io import read_expression
 from genotx.tasks.target_discovery.gene_network.models import (
     CorrelationNetwork, DirectLiNGAMNetwork, PartialCorrelationNetwork, SkewOriented, TreeNetwork, prepare, skew_orientation,
 )
-from genotx.tasks.target_discovery.gene_network.plots import plot_network
+from genotx.report.plots import plot_network
 from genotx.tasks.target_discovery.gene_network.splits import AllSamples, Subsamples
 
 # --- a tiny planted network: a linear DAG with skewed (exponential) noise ---------------------------------

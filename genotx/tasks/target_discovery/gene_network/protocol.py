@@ -1,6 +1,6 @@
 """The network protocol as this task runs it: the optional causal-learn baseline is skipped (NaN
 metrics and a note) where causal-learn is not installed, and each run's details carry the
-recovered network beside the reference (for :func:`~genotx.tasks.target_discovery.gene_network.plots.plot_network`)."""
+recovered network beside the reference (for :func:`~genotx.report.plots.plot_network`)."""
 
 from __future__ import annotations
 
