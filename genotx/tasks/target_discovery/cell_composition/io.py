@@ -73,14 +73,21 @@ class Reference:
         return tuple(sorted(set(self.labels)))
 
 
+def _quiet_old_format() -> None:
+    """Inside ``catch_warnings``: files written by old anndata (scanpy's pbmc68k_reduced) read fine,
+    but anndata says so at every read; nothing the user can act on."""
+    warnings.filterwarnings("ignore", category=FutureWarning, module="anndata")
+    warnings.filterwarnings("ignore", message=".*(very old version|without encoding metadata).*")
+
+
 def _read_h5ad(path: Path):
     import anndata
 
     if not path.is_file():
         raise InputError(str(path), "file not found", fix="give the path of a labelled single-cell .h5ad file")
     try:
-        with warnings.catch_warnings():  # old files: anndata moves .uns graphs to .obsp and says so
-            warnings.simplefilter("ignore", FutureWarning)
+        with warnings.catch_warnings():
+            _quiet_old_format()
             return anndata.read_h5ad(path)
     except (OSError, KeyError, ValueError, TypeError) as err:
         raise InputError(str(path), f"cannot be read as an h5ad (AnnData) file ({type(err).__name__}: {err})",
@@ -158,7 +165,7 @@ def reference_genes(path: str | Path) -> tuple[str, ...]:
         raise InputError(str(path), "file not found", fix="give the path of a labelled single-cell .h5ad file")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
+            _quiet_old_format()
             adata = anndata.read_h5ad(path, backed="r")
     except (OSError, KeyError, ValueError, TypeError) as err:
         raise InputError(str(path), f"cannot be read as an h5ad (AnnData) file ({type(err).__name__}: {err})",
