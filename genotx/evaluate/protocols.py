@@ -554,77 +554,210 @@ class Estimation(Protocol):
 class Design(Protocol):
     """Design = an oracle learned from measured variants + a generator that proposes new ones.
 
-    Per fold: the task's oracle (``task.oracle(random_state)``, a supervised estimator) is fitted on
-    the training rows and scored on the held-out rows (``oracle_*`` metrics: is it trustworthy?);
-    the generator (the run's model) is fitted on the training rows and proposes ``n_designs``
-    (``generate(n, oracle=..., random_state=...) -> DataFrame`` with the input columns). Designs are
-    scored by :meth:`score_designs`: by default the oracle's predicted fitness (mean and top decile)
-    against the best training variant, diversity (mean pairwise Hamming distance / length) and
-    novelty (share not in the training set). Where the data are simulated the task overrides
-    :meth:`truth` so designs are also scored by the true fitness the oracle never saw.
+    Per fold, the training variants are split (seeded) into two disjoint halves. The generator (the run's
+    model) is fitted on the first half and proposes ``n_designs`` guided by its own fitted ``oracle_``
+    when it has one, else by the task's oracle (``task.oracle(random_state)``) fitted on that half.
+    Designs are then scored by a **held-out scorer**: the task's oracle fitted on the second half
+    only, so a generator that exploits its guide's errors is not rewarded (``heldout=False`` scores
+    designs with the guide itself). The task's oracle fitted on all training rows is scored on the
+    held-out rows: ``oracle_<m>`` for every SPEC metric ``oracle_<m>`` (``guide_<m>``, ``scorer_<m>``:
+    the same metric of the guide and of the scorer).
+
+    Variants are equal-length sequences (``variants="sequence"``, column ``sequence``) or mutation
+    lists (``variants="mutations"``, column ``mutations``: space-separated tokens such as
+    ``"K444T A522S"``, at most one per slot, the slot being a token without its last letter; ``""`` is
+    the wild type). Distances are Hamming distances: the number of slots at which two variants differ.
+
+    Generator contract: ``fit(X, y)``; ``generate(n, *, oracle, random_state, budget)`` -> a DataFrame
+    with the variant column (``budget`` is passed when the protocol has one). A design more than
+    ``budget`` mutations away from the wild type (``dataset.context["wild_type"]`` for sequences, else
+    their per-position consensus; the empty list for mutation lists) is refused.
+
+    Design metrics (mean over folds): ``design_mean_predicted`` and ``design_top10pct_predicted`` (the
+    held-out scorer), ``design_guide_mean`` (the guide's own promise), ``design_frac_above_best_train``
+    (share the scorer puts above its own prediction for the best measured variant the generator saw),
+    ``design_diversity`` (mean pairwise distance), ``design_novelty`` (share never measured in
+    training), ``design_distance_to_train`` (mean distance to the nearest measured training variant)
+    and ``design_mean_mutations``. When the dataset knows the true fitness (``context["landscape"]``:
+    a callable on the designs, as a semi-synthetic landscape does) also ``design_mean_true``,
+    ``design_top10pct_true`` and ``design_truth_spearman`` (does the scorer rank designs as the truth does?).
+
+    Examples
+    --------
+    >>> _mean_hamming([frozenset(), frozenset({"A1C"}), frozenset({"A1G", "K5R"})])
+    1.6666666666666667
     """
 
     name = "design"
 
-    def __init__(self, *, n_designs: int = 200, sequence: str = "sequence") -> None:
+    def __init__(self, *, n_designs: int = 200, variants: str = "sequence", budget: int | None = None,
+                 heldout: bool = True) -> None:
+        if variants not in ("sequence", "mutations"):
+            raise ValueError(f"variants must be 'sequence' or 'mutations', got {variants!r}")
         self.n_designs = n_designs
-        self.sequence = sequence
+        self.variants = variants
+        self.budget = budget
+        self.heldout = heldout
 
-    def truth(self, task, designs: pd.DataFrame) -> np.ndarray | None:  # noqa: ARG002
-        """True fitness of designs when the task knows it (simulated ground truth), else None."""
-        return None
+    def truth(self, dataset: Dataset, designs: pd.DataFrame) -> np.ndarray | None:
+        """True fitness of designs when the dataset knows it (``context["landscape"]``), else None."""
+        landscape = dataset.context.get("landscape")
+        return None if landscape is None else np.asarray(landscape(designs), dtype=float)
 
-    def score_designs(self, task, designs: pd.DataFrame, oracle, train: Dataset) -> dict[str, float]:
-        seqs = designs[self.sequence].astype(str).to_numpy()
-        predicted = np.asarray(oracle.predict(designs), dtype=float)
-        best_train = float(np.max(train.target))
+    def variant_sets(self, values, reference: str | None = None) -> list[frozenset[str]]:
+        """Each variant as the set of its changes from the wild type (``reference`` for sequences)."""
+        from genotx.errors import InputError
+
+        if self.variants == "mutations":
+            sets = [frozenset(v.split()) if isinstance(v, str) else frozenset() for v in values]
+        else:
+            sets = []
+            for s in map(str, values):
+                if len(s) != len(reference):
+                    raise InputError("design", f"sequence of length {len(s)} against a wild type of length {len(reference)}",
+                                     fix="give every variant the wild type's length (align insertions as mutation lists)")
+                sets.append(frozenset(f"{i}:{c}" for i, (c, r) in enumerate(zip(s, reference)) if c != r))
+        for s, v in zip(sets, values):
+            if len({t[:-1] for t in s}) < len(s):
+                raise InputError("design", f"variant {v!r} changes one position twice", fix="give one change per position")
+        return sets
+
+    def _reference(self, dataset: Dataset, train: Dataset) -> str | None:
+        if self.variants == "mutations":
+            return None
+        wild = dataset.context.get("wild_type")
+        if isinstance(wild, str):
+            return wild
+        seqs = np.array([list(s) for s in train.inputs[self.variants].astype(str)])
+        return "".join(pd.DataFrame(seqs).mode().iloc[0])  # per-position consensus
+
+    def score_designs(self, dataset: Dataset, designs: pd.DataFrame, *, guide, scorer, seen: Dataset,
+                      train: Dataset, reference: str | None) -> tuple[dict[str, float], pd.DataFrame]:
+        """Design metrics (see the class docstring) and the designs with their scores."""
+        from genotx.errors import InputError
+
+        column = self.variants
+        if column not in designs:
+            raise InputError("generator", f"designs have no {column!r} column", fix=f"return a DataFrame with {column!r}")
+        sets = self.variant_sets(designs[column].tolist(), reference)
+        n_mut = np.array([len(s) for s in sets])
+        if self.budget is not None and (n_mut > self.budget).any():
+            worst = designs[column].iloc[int(np.argmax(n_mut))]
+            raise InputError("generator", f"design {worst!r} has {n_mut.max()} mutations, over the budget of {self.budget}",
+                             fix="generate designs within the mutation budget")
+        predicted = np.asarray(scorer.predict(designs[[column]]), dtype=float)
+        promised = np.asarray(guide.predict(designs[[column]]), dtype=float)
+        best_seen = seen.inputs[[column]].iloc[[int(np.argmax(seen.target))]]
+        measured = self.variant_sets(train.inputs[column].tolist(), reference)
+        known = set(measured)
+        top = max(1, len(predicted) // 10)
         out = {
             "design_mean_predicted": float(np.mean(predicted)),
-            "design_top10pct_predicted": float(np.mean(np.sort(predicted)[-max(1, len(predicted) // 10):])),
-            "design_frac_above_best_train": float(np.mean(predicted > best_train)),
-            "design_diversity": _mean_hamming(seqs),
-            "design_novelty": float(np.mean(~np.isin(seqs, train.inputs[self.sequence].astype(str).to_numpy()))),
+            "design_top10pct_predicted": float(np.mean(np.sort(predicted)[-top:])),
+            "design_guide_mean": float(np.mean(promised)),
+            "design_frac_above_best_train": float(np.mean(predicted > float(scorer.predict(best_seen)[0]))),
+            "design_diversity": _mean_hamming(sets),
+            "design_novelty": float(np.mean([s not in known for s in sets])),
+            "design_distance_to_train": float(np.mean(_nearest_distance(sets, measured))),
+            "design_mean_mutations": float(np.mean(n_mut)),
         }
-        true = self.truth(task, designs)
+        table = designs.assign(n_mutations=n_mut, predicted=predicted, guide=promised)
+        true = self.truth(dataset, designs)
         if true is not None:
-            out["design_mean_true"] = float(np.mean(true))
-            out["design_top10pct_true"] = float(np.mean(np.sort(true)[-max(1, len(true) // 10):]))
-        return out
+            out["design_mean_true"] = float(np.nanmean(true))
+            out["design_top10pct_true"] = float(np.nanmean(true[np.argsort(predicted)[-top:]]))
+            out["design_truth_spearman"] = safe_metrics(["spearman"], true, predicted)["spearman"]
+            table["true"] = true
+        return out, table
+
+    def halves(self, train: Dataset, seed: int) -> tuple[Dataset, Dataset]:
+        """The generator's and the scorer's training rows: half of the distinct variants each (seeded),
+        so replicate rows of one variant never sit on both sides."""
+        keys = pd.factorize(train.inputs[self.variants].astype(str).to_numpy())[0]
+        chosen = np.random.default_rng(seed).permutation(keys.max() + 1)[: (keys.max() + 1) // 2]
+        first = np.isin(keys, chosen)
+        return train.subset(np.flatnonzero(first)), train.subset(np.flatnonzero(~first))
 
     def evaluate(self, task, dataset: Dataset, *, split: str, model: str | None = None, estimator=None, seed: int = 0,
                  progress: Callable[[], None] | None = None) -> Outcome:
         folds = task.folds(dataset, split, random_state=seed)
-        fold_metrics, all_designs = [], []
+        names = [m.removeprefix("oracle_") for m in task.spec.metrics if m.startswith("oracle_")]
+        fold_metrics, tables = [], []
         for fold in folds:
             train, test = dataset.subset(fold.train), dataset.subset(fold.test)
+            seen, held = self.halves(train, seed) if self.heldout else (train, train)
             oracle = task.oracle(random_state=seed).fit(train.inputs, train.target)
-            metrics = {f"oracle_{k}": v for k, v in safe_metrics(
-                [m.removeprefix("oracle_") for m in task.spec.metrics if m.startswith("oracle_")],
-                test.target, oracle.predict(test.inputs)).items()}
-            generator = self.make(task, model, estimator, seed).fit(train.inputs, train.target)
-            designs = generator.generate(self.n_designs, oracle=oracle, random_state=seed)
-            metrics.update(self.score_designs(task, designs, oracle, train))
-            fold_metrics.append({"fold": fold.name, "n_test": len(fold.test), **metrics})
-            all_designs.append(designs.assign(fold=fold.name))
+            generator = self.make(task, model, estimator, seed).fit(seen.inputs, seen.target)
+            guide = getattr(generator, "oracle_", None)
+            guide = guide if guide is not None else task.oracle(random_state=seed).fit(seen.inputs, seen.target)
+            scorer = task.oracle(random_state=seed).fit(held.inputs, held.target) if self.heldout else guide
+            metrics = {}
+            for prefix, fitted in (("oracle", oracle), ("guide", guide), ("scorer", scorer)):
+                values = safe_metrics(names, test.target, fitted.predict(test.inputs)) if len(test) else dict.fromkeys(names, np.nan)
+                metrics.update({f"{prefix}_{k}": v for k, v in values.items()})
+            budget = {} if self.budget is None else {"budget": self.budget}
+            designs = generator.generate(self.n_designs, oracle=guide, random_state=seed, **budget)
+            scores, table = self.score_designs(dataset, pd.DataFrame(designs).reset_index(drop=True), guide=guide,
+                                               scorer=scorer, seen=seen, train=train, reference=self._reference(dataset, train))
+            fold_metrics.append({"fold": fold.name, "n_test": len(fold.test), **metrics, **scores})
+            tables.append(table.assign(fold=fold.name))
             if progress:
                 progress()
-        names = [k for k in fold_metrics[0] if k not in ("fold", "n_test")]
-        metrics = {k: float(np.nanmean([f[k] for f in fold_metrics])) for k in names}
+        metrics = {}
+        for key in (k for k in fold_metrics[0] if k not in ("fold", "n_test")):
+            values = np.array([f[key] for f in fold_metrics], dtype=float)
+            metrics[key] = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+        details = {"n_designs": self.n_designs, "budget": self.budget, "heldout_scorer": self.heldout}
         return Outcome(metrics, int(np.mean([len(f.train) for f in folds])), int(np.mean([len(f.test) for f in folds])),
-                       fold_metrics, pd.concat(all_designs, ignore_index=True))
+                       fold_metrics, pd.concat(tables, ignore_index=True), details=details)
 
 
-def _mean_hamming(seqs: np.ndarray, *, max_pairs: int = 20000, seed: int = 0) -> float:
-    """Mean pairwise Hamming distance / length over (a seeded sample of) pairs of equal-length designs."""
-    if len(seqs) < 2:
+def _distance_blocks(a: list[frozenset[str]], b: list[frozenset[str]]):
+    """Token and slot incidence matrices of two variant lists over their joint vocabulary (sparse)."""
+    from scipy import sparse
+
+    tokens = {t: k for k, t in enumerate(sorted(set().union(*a, *b)))}
+    slots: dict[str, int] = {}
+    for t in tokens:
+        slots.setdefault(t[:-1], len(slots))
+
+    def matrices(sets):
+        rows = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
+        flat = [t for s in sets for t in s]
+        ones = np.ones(len(flat))
+        shape_t, shape_s = (len(sets), max(len(tokens), 1)), (len(sets), max(len(slots), 1))
+        return (sparse.csr_matrix((ones, (rows, [tokens[t] for t in flat])), shape=shape_t),
+                sparse.csr_matrix((ones, (rows, [slots[t[:-1]] for t in flat])), shape=shape_s),
+                np.array([len(s) for s in sets], dtype=float))
+
+    return matrices(a), matrices(b)
+
+
+def _hamming(a: list[frozenset[str]], b: list[frozenset[str]]) -> np.ndarray:
+    """Pairwise Hamming distances between two lists of variants given as sets of changes.
+
+    A slot changed in one variant only counts 1; changed in both, 1 if to different letters, else 0:
+    ``|A| + |B| - shared changes - shared slots``.
+    """
+    (ta, sa, na), (tb, sb, nb) = _distance_blocks(a, b)
+    return na[:, None] + nb[None, :] - (ta @ tb.T).toarray() - (sa @ sb.T).toarray()
+
+
+def _mean_hamming(variants: list[frozenset[str]]) -> float:
+    """Mean Hamming distance over every pair of distinct positions in ``variants`` (sets of changes)."""
+    if len(variants) < 2:
         return float("nan")
-    rng = np.random.default_rng(seed)
-    i, j = rng.integers(0, len(seqs), size=(2, max_pairs))
-    keep = i != j
-    a = np.array([list(s) for s in seqs], dtype="<U1") if len({len(s) for s in seqs}) == 1 else None
-    if a is None:
-        return float("nan")
-    return float(np.mean((a[i[keep]] != a[j[keep]]).mean(axis=1)))
+    d = _hamming(variants, variants)
+    return float(d[np.triu_indices(len(variants), 1)].mean())
+
+
+def _nearest_distance(designs: list[frozenset[str]], measured: list[frozenset[str]], *, cells: int = 2_000_000) -> np.ndarray:
+    """Distance from each design to its nearest measured variant (in blocks: bounded memory)."""
+    if not measured:
+        return np.full(len(designs), np.nan)
+    step = max(1, cells // len(measured))
+    return np.concatenate([_hamming(designs[i:i + step], measured).min(axis=1) for i in range(0, len(designs), step)]) \
+        if designs else np.zeros(0)
 
 
 # ---- extraction: documents -> spans / relations ----------------------------------------------------
