@@ -363,7 +363,9 @@ def test_predict_scores_spike_variants_adds_designs_and_reuses_the_model(tmp_pat
     assert out["kind"].tolist() == ["input"] * 3 + ["design"] * 10
     assert out["mutations"].iloc[1] == "K441T" and out["mutations_reference"].iloc[1] == "K444T"
     assert out["predicted_fitness"].iloc[2] < out["predicted_fitness"].iloc[0]  # a stop codon kills entry
-    assert (out["n_mutations"].iloc[3:] <= 5).all() and out["sequence"].iloc[3:].str.len().eq(1250).all()
+    designs = out.iloc[3:]
+    assert (designs["n_mutations"] <= 5).all() and designs["predicted_fitness"].min() > out["predicted_fitness"].iloc[:3].max()
+    assert (designs["sequence"].str.len() == 1250 - designs["mutations"].str.count("-")).all()  # deletions drop a residue
     monkeypatch.setattr(Task, "load", lambda *a, **k: pytest.fail("a second predict must reuse the cached model"))
     again = pd.read_csv(predict_file("virus_vector_design", good, tmp_path / "again.csv", designs="10", numbering="reference"))
     pd.testing.assert_frame_equal(again, out)
