@@ -637,8 +637,9 @@ class Design(Protocol):
         from genotx.errors import InputError
 
         column = self.variants
-        if column not in designs:
-            raise InputError("generator", f"designs have no {column!r} column", fix=f"return a DataFrame with {column!r}")
+        if column not in designs or designs.empty:
+            problem = "proposed no designs" if column in designs else f"designs have no {column!r} column"
+            raise InputError("generator", problem, fix=f"return a DataFrame of designs with a {column!r} column")
         sets = self.variant_sets(designs[column].tolist(), reference)
         n_mut = np.array([len(s) for s in sets])
         if self.budget is not None and (n_mut > self.budget).any():
@@ -753,11 +754,10 @@ def _mean_hamming(variants: list[frozenset[str]]) -> float:
 
 def _nearest_distance(designs: list[frozenset[str]], measured: list[frozenset[str]], *, cells: int = 2_000_000) -> np.ndarray:
     """Distance from each design to its nearest measured variant (in blocks: bounded memory)."""
-    if not measured:
+    if not measured or not designs:
         return np.full(len(designs), np.nan)
     step = max(1, cells // len(measured))
-    return np.concatenate([_hamming(designs[i:i + step], measured).min(axis=1) for i in range(0, len(designs), step)]) \
-        if designs else np.zeros(0)
+    return np.concatenate([_hamming(designs[i:i + step], measured).min(axis=1) for i in range(0, len(designs), step)])
 
 
 # ---- extraction: documents -> spans / relations ----------------------------------------------------

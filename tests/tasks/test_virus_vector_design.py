@@ -331,6 +331,33 @@ def test_format_predictions_scores_variants_and_appends_designs(tiny_spike):
         "id", "kind", "mutations", "mutations_reference", "n_mutations", "predicted_fitness"]
 
 
+
+def test_predict_options_train_on_a_users_aav_table_and_read_aav_variants(tmp_path):
+    table = tmp_path / "allseqs.csv"
+    rows = [(AAV, 0.0), (AAV[:3] + "A" + AAV[4:], -2.0), (AAV[:27] + "Rg", 1.0), (AAV[:4] + "V" + AAV[5:], 0.5)] * 6
+    table.write_text("sequence,viral_selection\n" + "".join(f"{s},{y}\n" for s, y in rows))
+    X, y = vio.training_data(None, aav=vio.TrainingFile(table))
+    assert X["mutations"].tolist() == ["", "588+1G", "E564A", "I565V"] and y.tolist() == [0.0, 1.0, -2.0, 0.5]
+    key = repr(vio.TrainingFile(table))
+    table.write_text(table.read_text() + f"{AAV},0.1\n")
+    assert repr(vio.TrainingFile(table)) != key  # the model cache sees a changed file
+    variants = tmp_path / "aav_variants.csv"
+    variants.write_text(f"id,sequence\nwt,{AAV}\nins,{AAV}G\ncase,{AAV[:27]}Rg\n")
+    frame = vio.read_input(variants, aav=str(table))
+    assert frame["mutations"].tolist() == ["", "588+1G", "588+1G"] and frame.attrs["wild_type"] == AAV
+    variants.write_text("mutations\nD561A 588+1G\nK561A\n")
+    with pytest.raises(InputError, match="line 3: K561A: position 561 is D"):
+        vio.read_input(variants, aav=str(table))
+    with pytest.raises(InputError, match="numbering"):
+        vio.read_input(variants, aav=str(table), numbering="reference")
+    fitted = models.Evolution(budget=2, **SMALL).fit(*vio.training_data(None, aav=str(table)))
+    frame = pd.DataFrame({"id": ["wt"], "mutations": [""]})
+    frame.attrs.update(wild_type=AAV, first=561, spike=False)
+    out = vio.format_predictions(frame, fitted, designs=2, budget=2)
+    designs = out[out["kind"] == "design"]
+    assert len(designs) == 2 and (designs["mutations"] == designs["mutations_reference"]).all()
+    assert [V.from_regions([s], AAV, first=561)[0] for s in designs["sequence"]] == designs["mutations"].tolist()
+
 # ---- end to end on the default data (slow) -------------------------------------------------------
 
 
@@ -369,6 +396,12 @@ def test_predict_scores_spike_variants_adds_designs_and_reuses_the_model(tmp_pat
     monkeypatch.setattr(Task, "load", lambda *a, **k: pytest.fail("a second predict must reuse the cached model"))
     again = pd.read_csv(predict_file("virus_vector_design", good, tmp_path / "again.csv", designs="10", numbering="reference"))
     pd.testing.assert_frame_equal(again, out)
+    table = tmp_path / "allseqs.csv"  # your own AAV table: trained on instead of the spike
+    table.write_text("sequence,viral_selection\n" + "".join(
+        f"{s},{y}\n" for s, y in [(AAV, 0.0), (AAV[:3] + "A" + AAV[4:], -2.0), (AAV[:27] + "Rg", 1.0)] * 8))
+    (tmp_path / "aav.csv").write_text(f"sequence\n{AAV}\n")
+    aav = pd.read_csv(predict_file("virus_vector_design", tmp_path / "aav.csv", tmp_path / "aav_out.csv", aav=str(table), designs="2"))
+    assert aav["kind"].tolist() == ["input", "design", "design"] and aav["sequence"].iloc[1:].str.len().between(28, 30).all()
     bad = tmp_path / "bad.csv"
     bad.write_text("mutations\nK441T\nG446S\n")  # reference numbering read as sequential
     with pytest.raises(InputError, match="line 3.*numbering=reference"):

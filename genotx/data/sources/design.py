@@ -4,7 +4,7 @@
   lab; Dadonaite et al. 2023): the measured effect on cell entry of 10,521 single amino-acid changes
   at the 1,250 spike sites (``Omicron_BA.1_muteffects_observed.csv``; 11,771 rows with the 1,250
   wild-type rows) and the genotypes of the barcoded multi-mutant library Lib-2 (117,389 barcodes,
-  63,898 distinct amino-acid substitution sets). The package is under a **non-commercial** licence:
+  63,899 distinct amino-acid substitution sets with the wild type). The package is under a **non-commercial** licence:
   the files are read at fetch time into the user's cache and never copied into genotx. The library
   file also holds antibody-escape probabilities; only the genotypes are kept (converted at fetch
   time to one row per distinct substitution set with its barcode count).
@@ -61,40 +61,30 @@ def _convert_library(files: dict[str, Path], folder: Path) -> dict[str, Path]:
     return {**files, "library": out}
 
 
-POLYCLONAL_SPIKE = declare(
-    Source(
-        id="polyclonal_spike",
-        title="SARS-CoV-2 BA.1 spike: entry effects of 10,521 single mutations and 63,898 library genotypes",
-        kind="real",
-        licence=_LICENCE,
-        citation=_CITATION,
-        origin=_ORIGIN,
-        package=POLYCLONAL,
-        members={"effects": _EFFECTS, "library": _LIBRARY},
-        upstream={"effects": "https://raw.githubusercontent.com/jbloomlab/polyclonal/main/notebooks/"
-                             "Omicron_BA.1_muteffects_observed.csv"},
-        convert=_convert_library,
-        notes="effects: sequential_site, reference_site, wildtype, mutant ('*' stop, '-' deletion), effect (observed "
-        "scale, wild type 0), effect_std, times_seen, n_libraries, Lib-1/2/3 effect. library (converted): "
-        "aa_substitutions (e.g. 'S443P S1167P', sequential numbering), n_barcodes. The library's antibody-escape "
-        "values are not used (barcode halves agree with Spearman ~0.1).",
-    )
-)
+_EFFECTS_URL = "https://raw.githubusercontent.com/jbloomlab/polyclonal/main/notebooks/Omicron_BA.1_muteffects_observed.csv"
 
-POLYCLONAL_SPIKE_ENTRY = declare(
-    Source(
-        id="polyclonal_spike_entry",
-        title="SARS-CoV-2 BA.1 spike: measured cell-entry effects of 10,521 single amino-acid mutations",
-        kind="real",
-        licence=_LICENCE,
-        citation=_CITATION,
-        origin=_ORIGIN,
-        package=POLYCLONAL,
-        members={"effects": _EFFECTS},
-        upstream={"effects": "https://raw.githubusercontent.com/jbloomlab/polyclonal/main/notebooks/"
-                             "Omicron_BA.1_muteffects_observed.csv"},
-        notes="The entry-effect file of polyclonal_spike alone; per-library effects agree with Spearman ~0.8.",
-    )
+
+def _spike(id_: str, title: str, members: dict[str, str], notes: str, convert=None) -> Source:
+    return declare(Source(id=id_, title=title, kind="real", licence=_LICENCE, citation=_CITATION, origin=_ORIGIN,
+                          package=POLYCLONAL, members=members, upstream={"effects": _EFFECTS_URL}, convert=convert,
+                          notes=notes))
+
+
+POLYCLONAL_SPIKE = _spike(
+    "polyclonal_spike",
+    "SARS-CoV-2 BA.1 spike: entry effects of 10,521 single mutations and 63,899 library genotypes",
+    {"effects": _EFFECTS, "library": _LIBRARY},
+    "effects: sequential_site, reference_site, wildtype, mutant ('*' stop, '-' deletion), effect (observed scale, wild "
+    "type 0), effect_std, times_seen, n_libraries, Lib-1/2/3 effect. library (converted): aa_substitutions (e.g. "
+    "'S443P S1167P', sequential numbering), n_barcodes. The library's antibody-escape values are not used (barcode "
+    "halves agree with Spearman ~0.1).",
+    convert=_convert_library,
+)
+POLYCLONAL_SPIKE_ENTRY = _spike(
+    "polyclonal_spike_entry",
+    "SARS-CoV-2 BA.1 spike: measured cell-entry effects of 10,521 single amino-acid mutations",
+    {"effects": _EFFECTS},
+    "The entry-effect file of polyclonal_spike alone; per-library effects agree with Spearman ~0.8.",
 )
 
 BRYANT2021_AAV = declare(

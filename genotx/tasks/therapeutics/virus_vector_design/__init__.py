@@ -20,7 +20,8 @@ FLIP's two_vs_many).
 
 ``genotx predict virus_vector_design --input variants.csv --out scored.csv -o designs=50`` scores a
 CSV of spike variants (``-o numbering=reference`` for Wuhan-Hu-1 site numbers) and appends 50 new
-designs within ``-o budget=5`` mutations (:mod:`.io`).
+designs within ``-o budget=5`` mutations; ``-o aav=allseqs.csv`` trains on your AAV2 table instead and
+reads AAV2 VP1 561-588 variants (:mod:`.io`).
 """
 
 from __future__ import annotations
@@ -32,13 +33,13 @@ from genotx.evaluate.splits import RandomSplit
 from genotx.tasks.spec import TaskSpec
 from genotx.tasks.therapeutics.virus_vector_design import landscapes
 from genotx.tasks.therapeutics.virus_vector_design.io import (
-    INPUT_OPTIONS, PREDICT_OPTIONS, format_predictions, read_bryant, read_flip, read_input,
+    INPUT_OPTIONS, PREDICT_OPTIONS, TRAIN_OPTIONS, format_predictions, read_bryant, read_flip, read_input, training_data,
 )
 from genotx.tasks.therapeutics.virus_vector_design.models import EnsembleUCB, Evolution, RandomMutants, additive_oracle
 from genotx.tasks.therapeutics.virus_vector_design.splits import MutationCountSplit
 
 __all__ = ["SPEC", "load", "SPLITS", "MODELS", "PROTOCOL", "oracle", "BUDGET", "N_DESIGNS", "PREDICT_OPTIONS",
-           "INPUT_OPTIONS", "read_input", "format_predictions"]
+           "INPUT_OPTIONS", "TRAIN_OPTIONS", "training_data", "read_input", "format_predictions"]
 
 SPEC = TaskSpec(
     name="virus_vector_design",

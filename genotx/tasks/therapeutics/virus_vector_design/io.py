@@ -8,14 +8,17 @@
 
 Both give one row per distinct variant (replicate rows averaged), rows with a non-finite score left
 out (counted in the log). ``genotx predict virus_vector_design --input variants.csv`` reads a CSV
-with a ``mutations`` column (``K444T A522S``, spike sequential numbering; empty = wild type) or a
-``sequence`` column (the full 1,250-residue BA.1 spike) and writes each variant's predicted fitness;
-``-o designs=N`` appends N new designs within ``-o budget=B`` mutations (:func:`format_predictions`).
+with a ``mutations`` column (``K441T S440P``, spike sequential numbering, or Wuhan-Hu-1 numbers with
+``-o numbering=reference``; empty = wild type) or a ``sequence`` column (the 1,250-residue BA.1 spike)
+and writes each variant's predicted fitness; ``-o designs=N`` appends N new designs within
+``-o budget=B`` mutations (:func:`format_predictions`). ``-o aav=table.csv`` trains on your Bryant or
+FLIP table instead (:func:`training_data`) and reads AAV2 VP1 561-588 variants.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import re
 import zipfile
@@ -30,7 +33,8 @@ from genotx.tasks.spec import PredictOption
 from genotx.tasks.therapeutics.virus_vector_design import variants as V
 from genotx.tasks.therapeutics.virus_vector_design.landscapes import AAV2_FIRST, AAV2_REGION
 
-__all__ = ["read_bryant", "read_flip", "read_input", "format_predictions", "PREDICT_OPTIONS", "INPUT_OPTIONS",
+__all__ = ["read_bryant", "read_flip", "read_aav", "read_input", "format_predictions", "training_data",
+           "PREDICT_OPTIONS", "INPUT_OPTIONS", "TRAIN_OPTIONS", "TrainingFile",
            "spike_reference", "to_reference",
            "VP1_BEFORE", "VP1_AFTER"]
 
@@ -38,21 +42,44 @@ log = logging.getLogger(__name__)
 
 VP1_BEFORE, VP1_AFTER = 560, 147  # AAV2 VP1 (735 aa) residues before and after the region 561-588
 
+class TrainingFile(str):
+    """A path given as a predict option whose ``repr`` carries the file's sha256: the engine's model
+    cache key holds the repr, so a model trained on one file is never reused after the file changes.
+
+    >>> TrainingFile("no/such.csv")
+    TrainingFile('no/such.csv')
+    """
+
+    def __repr__(self) -> str:
+        path = Path(self)
+        if not path.is_file():
+            return f"TrainingFile({str(self)!r})"
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return f"TrainingFile({str(self)!r}, sha256={digest.hexdigest()})"
+
+
 PREDICT_OPTIONS = {
     "designs": PredictOption(int, low=0, high=5000, help="also propose this many new designs (default 0)"),
     "budget": PredictOption(int, low=1, high=30, help="most mutations of a design from the wild type (default 5)"),
     "seed": PredictOption(int, low=0, help="random seed of the designs (default 0)"),
-    "numbering": ("sequential", "reference"),
+    "numbering": ("sequential", "reference"),  # spike sites: along BA.1 (1-1250) or Wuhan-Hu-1 reference numbers
+    "aav": PredictOption(TrainingFile, help="your AAV2 capsid table (Bryant 2021 allseqs or a FLIP AAV split): train on "
+                         "it instead, and read AAV2 VP1 561-588 variants"),
 }
-INPUT_OPTIONS = ("numbering",)
+INPUT_OPTIONS = ("numbering", "aav")
+TRAIN_OPTIONS = ("aav",)
 
 
-def _read_csv(path: Path, *, required: tuple[str, ...]) -> pd.DataFrame:
-    """A CSV (or its zip), all columns as text; the header must name ``required``."""
+def _read_csv(path: Path, *, required: tuple[str, ...], rows: int | None = None) -> pd.DataFrame:
+    """A CSV (or its zip), all columns as text (the first ``rows`` only, if given); the header must name ``required``."""
     if not path.is_file():
         raise InputError(str(path), "file not found", fix="check the path")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, compression="zip" if zipfile.is_zipfile(path) else "infer")
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, nrows=rows,
+                            compression="zip" if zipfile.is_zipfile(path) else "infer")
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
         raise InputError(str(path), f"cannot parse as CSV ({err})", fix="save it as plain UTF-8 CSV") from None
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -133,6 +160,21 @@ def read_flip(path: str | Path) -> pd.DataFrame:
     return _one_row_per_variant([m for m in mutations if m is not None], _scores(frame, "target", path)[placed], extra, path)
 
 
+
+def read_aav(path: str | Path) -> pd.DataFrame:
+    """A Bryant 2021 table (column ``viral_selection``) or a FLIP AAV split (``target``), told apart by the header."""
+    path = Path(path)
+    header = _read_csv(path, required=("sequence",), rows=0).columns
+    return read_bryant(path) if "viral_selection" in header else read_flip(path)
+
+
+def training_data(dataset, *, aav: str | Path | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """What ``genotx predict`` trains on: the default landscape, or your AAV table (``-o aav=...``)."""
+    if aav is None:
+        return dataset.inputs, dataset.target
+    table = read_aav(aav)
+    return table[["mutations"]], table["fitness"].to_numpy(float)
+
 # ---- genotx predict -------------------------------------------------------------------------------
 
 
@@ -175,57 +217,80 @@ def to_reference(mutations: str) -> str:
     return " ".join(f"{t[0]}{sites[int(t[1:-1]) - 1]}{t[-1]}" for t in mutations.split())
 
 
-def read_input(path: str | Path, *, numbering: str = "sequential") -> pd.DataFrame:
-    """A CSV of spike variants: ``mutations`` (``K441T S440P``: wild-type letter, site, new letter; empty or ``WT`` =
-    the wild type; sites numbered 1-1250 along BA.1, or Wuhan-Hu-1 reference sites such as ``G446S`` with
-    ``numbering="reference"``) or ``sequence`` (the 1,250-residue BA.1 spike); optional ``id``.
-    Returns ``id``, ``mutations`` (canonical, sequential numbering)."""
+def _aav_tokens(text: str) -> list[str]:
+    """An AAV2 region 561-588 as a Bryant string (lower case = insertions) or in upper case (insertions placed)."""
+    text = text.strip()
+    if any(c.islower() for c in text):
+        return V.from_case_coded(text, AAV2_REGION, first=AAV2_FIRST).split()
+    placed = V.from_regions([text.upper()], AAV2_REGION, first=AAV2_FIRST)[0]
+    if placed is None:
+        raise ValueError(f"the region has {len(text)} residues, fewer than the {len(AAV2_REGION)} of VP1 561-588")
+    return placed.split()
+
+
+def read_input(path: str | Path, *, numbering: str = "sequential", aav: str | Path | None = None) -> pd.DataFrame:
+    """A CSV of variants, ``mutations`` or ``sequence``, optional ``id``. Returns ``id``, ``mutations`` (canonical).
+
+    Spike (default): ``mutations`` such as ``K441T S440P`` (wild-type letter, site, new letter; empty or
+    ``WT`` = the wild type) with sites numbered 1-1250 along BA.1, or Wuhan-Hu-1 reference sites such as
+    ``G446S`` with ``numbering="reference"``; or ``sequence``, the 1,250-residue BA.1 spike.
+    With ``aav`` (a model trained on your AAV table): AAV2 VP1 mutations such as ``D561A 588+1G``, or
+    ``sequence``, the region 561-588 (Bryant's case coding or upper case with insertions)."""
     frame = read_table(path, required=(), optional=("id", "mutations", "sequence"),
                        aliases={"mutations": ("aa_substitutions", "variant", "substitutions"), "id": ("name",)})
     if "mutations" not in frame and "sequence" not in frame:
         raise InputError(str(path), f"needs a 'mutations' or a 'sequence' column; found {list(frame.columns)}", line=1,
                          fix="add a header line with 'mutations' (e.g. K441T S440P) or 'sequence'")
+    if aav is not None and numbering == "reference":
+        raise InputError("--option numbering", "reference numbering is for spike sites", fix="drop it: AAV2 uses VP1 numbers")
+    wild, first = (AAV2_REGION, AAV2_FIRST) if aav is not None else (spike_reference(), 1)
     lines = frame.attrs.get("lines")
-    wild = spike_reference()
     out = []
     for row in range(len(frame)):
-        line = lines[row] if lines is not None else row + 2
         try:
             if "mutations" in frame:
                 text = str(frame["mutations"].iloc[row])
                 if numbering == "reference":
                     text = " ".join(_from_reference(text.replace(",", " ").split()))
                 tokens = V.parse(text)
-                problem = V.check_wild_type(tokens, wild, 1)
+                problem = V.check_wild_type(tokens, wild, first)
                 if problem:
-                    raise ValueError(problem + ("" if numbering == "reference" else
-                                                " (sequential BA.1 numbering; -o numbering=reference reads Wuhan-Hu-1 sites)"))
+                    hint = "" if aav is not None or numbering == "reference" else \
+                        " (sequential BA.1 numbering; -o numbering=reference reads Wuhan-Hu-1 sites)"
+                    raise ValueError(problem + hint)
+            elif aav is not None:
+                tokens = _aav_tokens(str(frame["sequence"].iloc[row]))
             else:
                 seq = str(frame["sequence"].iloc[row]).strip().upper()
                 if len(seq) != len(wild):
                     raise ValueError(f"the sequence has {len(seq)} residues, the BA.1 spike {len(wild)}")
                 tokens = V.from_sequences([seq], wild)[0].split()
         except ValueError as err:
-            raise InputError(str(path), str(err), line=line,
-                             fix="write spike changes as wild-type letter, site, new letter (e.g. K441T)") from None
+            example = "D561A 588+1G" if aav is not None else "K441T"
+            raise InputError(str(path), str(err), line=lines[row] if lines is not None else row + 2,
+                             fix=f"write changes as wild-type letter, site, new letter (e.g. {example})") from None
         out.append(V.canonical(tokens))
     ids = frame["id"].tolist() if "id" in frame else [f"variant{i + 1}" for i in range(len(frame))]
-    return pd.DataFrame({"id": ids, "mutations": out})
+    result = pd.DataFrame({"id": ids, "mutations": out})
+    result.attrs.update(wild_type=wild, first=first, spike=aav is None)  # what format_predictions writes designs against
+    return result
 
 
 def format_predictions(frame: pd.DataFrame, estimator, *, designs: int = 0, budget: int | None = None,
                        seed: int = 0) -> pd.DataFrame:
     """The user's variants with ``predicted_fitness`` (the fitted generator's oracle), then ``designs``
     new variants from the generator (``kind`` = input / design; designs also get their ``sequence``).
-    ``mutations`` is in sequential BA.1 numbering, ``mutations_reference`` in Wuhan-Hu-1 numbering."""
+    Spike ``mutations`` are in sequential BA.1 numbering, ``mutations_reference`` in Wuhan-Hu-1 numbering
+    (AAV2: VP1 numbers in both)."""
+    spike = frame.attrs.get("spike", True)
     rows = frame.assign(kind="input")
     if designs:
         made = estimator.generate(int(designs), budget=budget, random_state=int(seed)).reset_index(drop=True)
-        wild = spike_reference()
+        wild, first = (spike_reference(), 1) if spike else (frame.attrs["wild_type"], frame.attrs["first"])
         made = made.assign(id=[f"design{i + 1}" for i in range(len(made))], kind="design",
-                           sequence=[V.apply(m.split(), wild) for m in made["mutations"]])
+                           sequence=[V.apply(m.split(), wild, first=first) for m in made["mutations"]])
         rows = pd.concat([rows, made], ignore_index=True)
-    rows = rows.assign(mutations_reference=rows["mutations"].map(to_reference),
+    rows = rows.assign(mutations_reference=rows["mutations"].map(to_reference) if spike else rows["mutations"],
                        n_mutations=rows["mutations"].str.split().str.len(),
                        predicted_fitness=estimator.predict(rows[["mutations"]]))
     columns = ["id", "kind", "mutations", "mutations_reference", "n_mutations", "predicted_fitness"]

@@ -332,25 +332,21 @@ class Evolution(_Search):
         return self._frame(self._select(designs, scores, n))
 
 
-class EnsembleUCB(_Search):
+class EnsembleUCB(Evolution):
     """Batch acquisition by upper confidence bound: ``n_models`` copies of the oracle fitted on
     bootstrap resamples give a mean and a standard deviation per design; the evolutionary search
-    maximises mean + ``kappa`` x sd, and the batch is the best designs at least ``min_distance`` apart.
-    The guide handed to ``generate`` is not used: the ensemble is this strategy's own surrogate."""
+    (:class:`Evolution`'s, same parameters) maximises mean + ``kappa`` x sd, and the batch is the best
+    designs at least ``min_distance`` apart. The guide handed to ``generate`` is not used: the
+    ensemble is this strategy's own surrogate."""
 
     def __init__(self, *, budget: int = 5, oracle=None, n_models: int = 5, kappa: float = 1.0, population: int = 64,
                  n_children: int = 256, generations: int = 12, recombination: float = 0.5, mutation_rate: float = 1.0,
                  min_distance: int = 2, random_state: int = 0) -> None:
-        self.budget = budget
-        self.oracle = oracle
+        super().__init__(budget=budget, oracle=oracle, population=population, n_children=n_children,
+                         generations=generations, recombination=recombination, mutation_rate=mutation_rate,
+                         min_distance=min_distance)
         self.n_models = n_models
         self.kappa = kappa
-        self.population = population
-        self.n_children = n_children
-        self.generations = generations
-        self.recombination = recombination
-        self.mutation_rate = mutation_rate
-        self.min_distance = min_distance
         self.random_state = random_state
 
     def fit(self, X, y):
