@@ -393,15 +393,15 @@ def test_predict_scores_spike_variants_adds_designs_and_reuses_the_model(tmp_pat
     designs = out.iloc[3:]
     assert (designs["n_mutations"] <= 5).all() and designs["predicted_fitness"].min() > out["predicted_fitness"].iloc[:3].max()
     assert (designs["sequence"].str.len() == 1250 - designs["mutations"].str.count("-")).all()  # deletions drop a residue
-    monkeypatch.setattr(Task, "load", lambda *a, **k: pytest.fail("a second predict must reuse the cached model"))
-    again = pd.read_csv(predict_file("virus_vector_design", good, tmp_path / "again.csv", designs="10", numbering="reference"))
-    pd.testing.assert_frame_equal(again, out)
     table = tmp_path / "allseqs.csv"  # your own AAV table: trained on instead of the spike
     table.write_text("sequence,viral_selection\n" + "".join(
-        f"{s},{y}\n" for s, y in [(AAV, 0.0), (AAV[:3] + "A" + AAV[4:], -2.0), (AAV[:27] + "Rg", 1.0)] * 8))
+        f"{s},{y}\n" for s, y in [(AAV, 0.0), (AAV[:3] + "A" + AAV[4:], -2.0), (AAV[:27] + "Rg", 1.0), (AAV[:4] + "V" + AAV[5:], 0.5)] * 8))
     (tmp_path / "aav.csv").write_text(f"sequence\n{AAV}\n")
     aav = pd.read_csv(predict_file("virus_vector_design", tmp_path / "aav.csv", tmp_path / "aav_out.csv", aav=str(table), designs="2"))
     assert aav["kind"].tolist() == ["input", "design", "design"] and aav["sequence"].iloc[1:].str.len().between(28, 30).all()
+    monkeypatch.setattr(Task, "load", lambda *a, **k: pytest.fail("a second predict must reuse the cached model"))
+    again = pd.read_csv(predict_file("virus_vector_design", good, tmp_path / "again.csv", designs="10", numbering="reference"))
+    pd.testing.assert_frame_equal(again, out)
     bad = tmp_path / "bad.csv"
     bad.write_text("mutations\nK441T\nG446S\n")  # reference numbering read as sequential
     with pytest.raises(InputError, match="line 3.*numbering=reference"):
