@@ -182,10 +182,6 @@ class _Generator(RegressorMixin, BaseEstimator):
     def _frame(self, designs) -> pd.DataFrame:
         return pd.DataFrame({"mutations": [" ".join(self.changes_[list(d)]) for d in designs]})
 
-    def _valid(self, design: tuple, budget: int) -> bool:
-        slots = self.slot_of_[list(design)]
-        return len(design) <= budget and len(np.unique(slots)) == len(slots)
-
     def _random_design(self, rng: np.random.Generator, size: int) -> tuple:
         chosen, used = [], set()
         for k in rng.permutation(len(self.changes_)):
@@ -266,7 +262,7 @@ class _Search(_Generator):
                 archive.update(zip(children, objective(children)))
             ranked = sorted(set(population) | set(children), key=lambda d: -archive[d])
             population = ranked[: self.population]
-        designs = [d for d in archive if d not in self.measured_]
+        designs = [d for d in archive if d and d not in self.measured_]  # new variants, never the wild type
         return designs, np.array([archive[d] for d in designs])
 
     def _repair(self, child: set, budget: int, rng: np.random.Generator) -> tuple:
@@ -303,7 +299,8 @@ class _Search(_Generator):
             shared = (tokens @ tokens[i].T).toarray().ravel() + (slots @ slots[i].T).toarray().ravel()
             nearest = np.minimum(nearest, sizes + sizes[i] - shared)
         if len(taken) < n:
-            taken += [i for i in range(len(designs)) if i not in set(taken)][: n - len(taken)]
+            chosen = set(taken)
+            taken += [i for i in range(len(designs)) if i not in chosen][: n - len(taken)]
         return [designs[i] for i in taken]
 
 
