@@ -4,6 +4,7 @@ or let :func:`figure_png` encode it for the self-contained HTML report, which al
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 import io
 
 import matplotlib
@@ -17,7 +18,7 @@ from sklearn.metrics import roc_curve  # noqa: E402
 
 from genotx._registry import Registry  # noqa: E402
 
-__all__ = ["DETAIL_PLOTS", "figure_png", "plot_network", "predicted_vs_true", "roc", "metric_bars", "kaplan_meier", "mr_scatter", "mr_funnel", "simulation_grid"]
+__all__ = ["DETAIL_PLOTS", "figure_png", "plot_network", "per_type_figure", "predicted_vs_true", "roc", "metric_bars", "kaplan_meier", "mr_scatter", "mr_funnel", "simulation_grid"]
 
 
 def figure_png(fig: Figure) -> str:
@@ -156,6 +157,30 @@ def plot_network(details: dict, *, ax=None):
     return fig
 
 
+def per_type_figure(per_type: Mapping[str, Mapping[str, float]], title: str = "per cell type"):
+    """Pearson r and RMSE of each cell type's proportion (a run's ``details["per_type"]``), with the
+    number of distinct training cells of the type beside its name.
+
+    Examples
+    --------
+    >>> fig = per_type_figure({"B": {"pearson": 0.9, "rmse": 0.02, "n_train_cells": 47},
+    ...                        "NK": {"pearson": 0.7, "rmse": 0.05, "n_train_cells": 15}})
+    >>> [ax.get_xlabel() for ax in fig.axes]
+    ['Pearson r', 'RMSE']
+    """
+    names = sorted(per_type, key=lambda n: per_type[n]["pearson"])
+    labels = [f"{n} ({per_type[n]['n_train_cells']})" if "n_train_cells" in per_type[n] else n for n in names]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.0, 0.3 * len(names) + 1.4), sharey=True)
+    left.barh(labels, [per_type[n]["pearson"] for n in names], color="#4c72b0")
+    left.set_xlabel("Pearson r")
+    left.set_xlim(min(0.0, min(per_type[n]["pearson"] for n in names)), 1.0)
+    right.barh(labels, [per_type[n]["rmse"] for n in names], color="#dd8452")
+    right.set_xlabel("RMSE")
+    fig.suptitle(f"{title} (training cells in brackets)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 # Plots drawn from an Outcome's ``details`` (key -> plotter(details) -> figures). A task opts in by
 # writing the key; the report needs no knowledge of tasks.
 DETAIL_PLOTS: Registry = Registry("detail plot")
@@ -168,3 +193,5 @@ DETAIL_PLOTS.add("summary_stats", lambda d: [
 DETAIL_PLOTS.add("simulation", lambda d: [simulation_grid(d["simulation"]["table"], "simulations")]
                  if isinstance(d["simulation"], dict) and "table" in d["simulation"] else [])
 DETAIL_PLOTS.add("network", lambda d: [plot_network(d)] if isinstance(d.get("network"), dict) else [])
+DETAIL_PLOTS.add("per_type", lambda d: [per_type_figure(d["per_type"])]
+                 if isinstance(d.get("per_type"), dict) and all(isinstance(v, dict) and "pearson" in v and "rmse" in v for v in d["per_type"].values()) else [])
