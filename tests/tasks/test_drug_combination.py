@@ -321,6 +321,13 @@ def test_drugcomb_summary_keeps_one_score_per_pair_and_cell_line(tmp_path):
     assert loewe_rows.set_index("cell_line")["score"].to_dict() == pytest.approx({"A2058": -1.9, "HT29": 4.0})
     with pytest.raises(InputError, match="not a DrugComb synergy score"):
         read_drugcomb(summary, drugs, score="css")
+    use_local("drugcomb", {"summary": summary, "drugs": drugs})
+    try:
+        data = dc.load(source="drugcomb", score="hsa")
+    finally:
+        use_local("drugcomb", {})
+    assert data.meta["score"] == "hsa" and data.meta["data_kind"] == "real"
+    assert data.target.tolist() == pytest.approx([3.5, 1.0]) and data.groups["study"].tolist() == ["ONEIL", "ONEIL"]
     summary.write_text("block_id,drug_row,drug_col,cell_line_name,synergy_zip\n1,Gemcitabine,Sorafenib,A2058,strong\n")
     with pytest.raises(InputError, match=r"line 2: column 'synergy_zip' has non-numeric value 'strong'"):
         read_drugcomb(summary, drugs, score="zip")

@@ -26,48 +26,40 @@ from genotx.data.source import Source, declare
 
 __all__ = ["ONEIL_DEEPSYNERGY", "DRUGCOMB", "NCI_ALMANAC"]
 
-_LOCAL = "Ships in no registry package: point it at your files with use_local({id!r}, {{...}}) or GENOTX_SOURCE_{ID}."
 
-ONEIL_DEEPSYNERGY = declare(
-    Source(
-        id="oneil_deepsynergy",
-        title="O'Neil 2016 drug-combination screen, Loewe synergy as DeepSynergy used it (38 drugs x 39 cell lines)",
-        kind="real",
-        licence="the authors' terms (DeepSynergy's data page: academic use)",
-        citation="O'Neil et al. (2016) Mol Cancer Ther 15:1155; Preuer et al. (2018) Bioinformatics 34:1538 (DeepSynergy)",
-        origin="http://www.bioinf.jku.at/software/DeepSynergy/labels.csv",
-        package=None,
-        members={"labels": "labels.csv", "smiles": "smiles.csv"},
-        notes=_LOCAL.format(id="oneil_deepsynergy", ID="ONEIL_DEEPSYNERGY")
-        + " 'smiles' (columns drug, smiles) is optional with use_local: without it drug names are looked up in the "
-        "GDSC2 SMILES table.",
-    )
+def _user_files(id_: str, *, members: dict[str, str], notes: str, **fields) -> Source:
+    """A real source that ships in no package: the user's own copies of the published files."""
+    local = f"Ships in no registry package: point it at your files with use_local({id_!r}, {{...}}) or GENOTX_SOURCE_{id_.upper()}."
+    return declare(Source(id=id_, kind="real", package=None, members=members, notes=f"{local} {notes}", **fields))
+
+
+ONEIL_DEEPSYNERGY = _user_files(
+    "oneil_deepsynergy",
+    title="O'Neil 2016 drug-combination screen, Loewe synergy as DeepSynergy used it (38 drugs x 39 cell lines)",
+    licence="the authors' terms (DeepSynergy's data page: academic use)",
+    citation="O'Neil et al. (2016) Mol Cancer Ther 15:1155; Preuer et al. (2018) Bioinformatics 34:1538 (DeepSynergy)",
+    origin="http://www.bioinf.jku.at/software/DeepSynergy/labels.csv",
+    members={"labels": "labels.csv", "smiles": "smiles.csv"},
+    notes="'smiles' (columns drug, smiles) is optional with use_local: without it drug names are looked up in the "
+    "GDSC2 SMILES table.",
 )
 
-DRUGCOMB = declare(
-    Source(
-        id="drugcomb",
-        title="DrugComb summary table: ZIP/Loewe/HSA/Bliss synergy of drug pairs in cell lines (v1.5), and its drug table",
-        kind="real",
-        licence="DrugComb terms (CC BY-NC-SA 4.0 per the portal)",
-        citation="Zheng et al. (2021) Nucleic Acids Res 49:W174 (DrugComb update); Zagidullin et al. (2019) NAR 47:W43",
-        origin="https://drugcomb.fimm.fi/jing/summary_v_1_5.csv; drug table from https://api.drugcomb.org/drugs",
-        package=None,
-        members={"summary": "summary_v_1_5.csv", "drugs": "drugs.csv"},
-        notes=_LOCAL.format(id="drugcomb", ID="DRUGCOMB") + " drugs.csv needs columns dname and smiles.",
-    )
+DRUGCOMB = _user_files(
+    "drugcomb",
+    title="DrugComb summary table: ZIP/Loewe/HSA/Bliss synergy of drug pairs in cell lines (v1.5), and its drug table",
+    licence="DrugComb terms (CC BY-NC-SA 4.0 per the portal)",
+    citation="Zheng et al. (2021) Nucleic Acids Res 49:W174 (DrugComb update); Zagidullin et al. (2019) NAR 47:W43",
+    origin="https://drugcomb.fimm.fi/jing/summary_v_1_5.csv; drug table from https://api.drugcomb.org/drugs",
+    members={"summary": "summary_v_1_5.csv", "drugs": "drugs.csv"},
+    notes="drugs.csv needs columns dname and smiles.",
 )
 
-NCI_ALMANAC = declare(
-    Source(
-        id="nci_almanac",
-        title="NCI-ALMANAC well-level growth of drug pairs in the NCI-60 cell lines (ComboScore)",
-        kind="real",
-        licence="public domain (US NCI DTP)",
-        citation="Holbeck et al. (2017) Cancer Res 77:3564",
-        origin="https://wiki.nci.nih.gov/display/NCIDTPdata/NCI-ALMANAC (ComboDrugGrowth_Nov2017.zip)",
-        package=None,
-        members={"growth": "ComboDrugGrowth_Nov2017.csv", "smiles": "almanac_smiles.csv"},
-        notes=_LOCAL.format(id="nci_almanac", ID="NCI_ALMANAC") + " almanac_smiles.csv needs columns NSC and SMILES.",
-    )
+NCI_ALMANAC = _user_files(
+    "nci_almanac",
+    title="NCI-ALMANAC well-level growth of drug pairs in the NCI-60 cell lines (ComboScore)",
+    licence="public domain (US NCI DTP)",
+    citation="Holbeck et al. (2017) Cancer Res 77:3564",
+    origin="https://wiki.nci.nih.gov/display/NCIDTPdata/NCI-ALMANAC (ComboDrugGrowth_Nov2017.zip)",
+    members={"growth": "ComboDrugGrowth_Nov2017.csv", "smiles": "almanac_smiles.csv"},
+    notes="almanac_smiles.csv needs columns NSC and SMILES.",
 )

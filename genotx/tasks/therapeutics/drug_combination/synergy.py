@@ -188,15 +188,21 @@ def _zip_model(baseline: np.ndarray) -> Callable:
 
 
 # -- input checks ------------------------------------------------------------------------------
-def _batch(response, doses_a, doses_b) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+def _responses(response) -> tuple[np.ndarray, bool]:
+    """``response`` as a batch ``(n, n_a + 1, n_b + 1)`` and whether one matrix was given."""
     response = np.asarray(response, float)
     single = response.ndim == 2
     response = response[None] if single else response
-    doses_a = np.atleast_2d(np.asarray(doses_a, float))
-    doses_b = np.atleast_2d(np.asarray(doses_b, float))
     if response.ndim != 3 or response.shape[1] < 2 or response.shape[2] < 2:
         raise InputError("response", f"expected (n, n_a + 1, n_b + 1) matrices with at least one dose each, got shape "
                          f"{response.shape}", fix="pass a matrix whose row 0 and column 0 are the zero doses")
+    return response, single
+
+
+def _batch(response, doses_a, doses_b) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    response, single = _responses(response)
+    doses_a = np.atleast_2d(np.asarray(doses_a, float))
+    doses_b = np.atleast_2d(np.asarray(doses_b, float))
     n, ra, rb = response.shape
     if doses_a.shape != (n, ra) or doses_b.shape != (n, rb):
         raise InputError("doses", f"doses_a {doses_a.shape} / doses_b {doses_b.shape} do not match the response "
@@ -225,9 +231,7 @@ def hsa(response, doses_a=None, doses_b=None):
     >>> hsa(m)
     18.75
     """
-    response = np.asarray(response, float)
-    single = response.ndim == 2
-    r = response[None] if single else response
+    r, single = _responses(response)
     expected = np.maximum(r[:, 1:, :1], r[:, :1, 1:])
     return _out(_mean_excess(r, expected), single)
 
@@ -239,9 +243,7 @@ def bliss(response, doses_a=None, doses_b=None):
     >>> bliss(m)
     7.25
     """
-    response = np.asarray(response, float)
-    single = response.ndim == 2
-    r = response[None] if single else response
+    r, single = _responses(response)
     ya, yb = r[:, 1:, :1], r[:, :1, 1:]
     return _out(_mean_excess(r, ya + yb - ya * yb / 100.0), single)
 
@@ -309,20 +311,24 @@ def zip_score(response, doses_a, doses_b):
 
 def _zip(r: np.ndarray, da: np.ndarray, db: np.ndarray) -> np.ndarray:
     fa, fb = _monotherapy_fits(r, da, db)
-    n, ra, rb = r.shape
     ya, yb = fa(da[:, 1:]), fb(db[:, 1:])  # fitted monotherapies (n, n_a), (n, n_b)
-    # rows: drug B fixed at its j-th dose, drug A varies; baseline = fitted B alone
-    rows = _refit(r[:, 1:, 1:].transpose(0, 2, 1).reshape(-1, ra - 1) / 100.0, np.repeat(da[:, 1:], rb - 1, axis=0),
-                  yb.reshape(-1), np.repeat(fa.ec50, rb - 1), np.repeat(fa.slope, rb - 1))
-    rows = rows.reshape(n, rb - 1, ra - 1).transpose(0, 2, 1)
-    cols = _refit(r[:, 1:, 1:].reshape(-1, rb - 1) / 100.0, np.repeat(db[:, 1:], ra - 1, axis=0),
-                  ya.reshape(-1), np.repeat(fb.ec50, ra - 1), np.repeat(fb.slope, ra - 1))
-    cols = cols.reshape(n, ra - 1, rb - 1)
-    fitted = (rows + cols) / 2.0
+    combined = r[:, 1:, 1:] / 100.0
+    # rows: drug B fixed at each of its doses, drug A varies from B's fitted effect; columns: the same, transposed
+    rows = _slices(combined.transpose(0, 2, 1), da[:, 1:], yb, fa).transpose(0, 2, 1)
+    cols = _slices(combined, db[:, 1:], ya, fb)
     expected = ya[:, :, None] + yb[:, None, :] - ya[:, :, None] * yb[:, None, :]
-    delta = 100.0 * (fitted - expected)
+    delta = 100.0 * ((rows + cols) / 2.0 - expected)
     with np.errstate(invalid="ignore"):
-        return np.nanmean(np.where(np.isfinite(r[:, 1:, 1:]), delta, np.nan), axis=(1, 2))
+        return np.nanmean(np.where(np.isfinite(combined), delta, np.nan), axis=(1, 2))
+
+
+def _slices(effects: np.ndarray, doses: np.ndarray, baseline: np.ndarray, start: HillFit) -> np.ndarray:
+    """ZIP's refit of every slice ``effects[:, k, :]`` (the varying drug at ``doses``, the other fixed at
+    its k-th dose, whose fitted effect is ``baseline[:, k]``); the varying drug's own fit starts it."""
+    n, k, m = effects.shape
+    fitted = _refit(effects.reshape(-1, m), np.repeat(doses, k, axis=0), baseline.reshape(-1),
+                    np.repeat(start.ec50, k), np.repeat(start.slope, k))
+    return fitted.reshape(n, k, m)
 
 
 def _refit(effects: np.ndarray, doses: np.ndarray, baseline: np.ndarray, ec50: np.ndarray, slope: np.ndarray) -> np.ndarray:
