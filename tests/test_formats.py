@@ -24,3 +24,25 @@ def test_a_csv_error_names_the_line_counting_the_header(tmp_path):
         check_values(frame, "sequence", lambda s: s.str.len() == 4, path=str(table), problem="is short", fix="4 letters")
     with pytest.raises(InputError, match=r"line 2: column 'score' value 1 is small"):
         check_values(frame, "score", lambda s: s > 1.5, path=str(table), problem="is small", fix="bigger")
+
+
+def test_read_table_refuses_folders_empty_files_and_infinite_numbers(tmp_path):
+    import pytest
+
+    from genotx.data.formats.table import read_table
+    from genotx.errors import InputError
+
+    with pytest.raises(InputError, match="folder"):
+        read_table(tmp_path, required=("a",))
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(InputError, match="empty"):
+        read_table(empty, required=("a",))
+    blank = tmp_path / "blank.csv"
+    blank.write_text("\n\n")
+    with pytest.raises(InputError, match="header"):
+        read_table(blank, required=("a",))
+    infinite = tmp_path / "inf.csv"
+    infinite.write_text("a\n1\ninf\n")
+    with pytest.raises(InputError, match="line 3.*non-finite"):
+        read_table(infinite, required=("a",), numeric=("a",))

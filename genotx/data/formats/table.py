@@ -42,6 +42,10 @@ def read_table(
     path = Path(path)
     if not path.exists():
         raise InputError(str(path), "file not found", fix="check the path")
+    if path.is_dir():
+        raise InputError(str(path), "is a folder, not a file", fix="give the path of a CSV, TSV or FASTA file")
+    if path.stat().st_size == 0:
+        raise InputError(str(path), "is empty", fix="write a header line and at least one row")
     frame = _read_fasta_as_table(path) if looks_like_fasta(path) else _read_csv(path)
     frame.columns = [c.strip() for c in frame.columns]
     for canonical, names in (aliases or {}).items():
@@ -66,6 +70,11 @@ def read_table(
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raise InputError(str(path), f"column {column!r} has non-numeric value {frame[column].iloc[row]!r}", line=row + 2, fix="write a number there")
+        infinite = np.isinf(values.to_numpy(dtype=float, na_value=np.nan))
+        if infinite.any():  # inf and 1e400 are numbers to pandas, never to a model
+            row = int(np.flatnonzero(infinite)[0])
+            raise InputError(str(path), f"column {column!r} has non-finite value {frame[column].iloc[row]!r}", line=row + 2,
+                             fix="write a finite number there")
         frame[column] = values
     return frame[[c for c in frame.columns if c in required or c in optional]]
 
@@ -74,6 +83,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
     sep = "\t" if path.suffix.lower() in (".tsv", ".txt") else ","
     try:
         return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, comment=None)
+    except pd.errors.EmptyDataError:
+        raise InputError(str(path), "has no header line", fix="write a header line and at least one row") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise InputError(str(path), f"cannot parse as {'TSV' if sep == chr(9) else 'CSV'} ({err})", fix="save it as plain UTF-8 CSV") from None
 
