@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["TaskSpec", "Dataset", "PredictOption", "STAGES", "PROTOCOLS"]
+__all__ = ["TaskSpec", "Dataset", "PredictOption", "HashedPath", "STAGES", "PROTOCOLS"]
 
 
 def __getattr__(name: str):
@@ -107,3 +107,28 @@ class PredictOption:
     low: float | None = None
     high: float | None = None
     help: str = ""
+
+
+class HashedPath(str):
+    """A file path given as a predict option that changes what is trained (a user's reference or
+    training table): its ``repr`` carries the file's sha256, and the engine's model-cache key holds
+    the repr, so a model trained on one file is never reused after the file changes.
+
+    Examples
+    --------
+    >>> HashedPath("no/such.csv")
+    HashedPath('no/such.csv')
+    """
+
+    def __repr__(self) -> str:
+        import hashlib
+        from pathlib import Path
+
+        path = Path(self)
+        if not path.is_file():
+            return f"HashedPath({str(self)!r})"
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return f"HashedPath({str(self)!r}, sha256={digest.hexdigest()})"

@@ -16,7 +16,6 @@ given. Values must be linear (counts, CPM, TPM); a log-scaled table is recognise
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import warnings
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from genotx.tasks.spec import HashedPath
 from genotx.errors import InputError
 
 __all__ = ["Reference", "ReferenceFile", "read_reference", "reference_genes", "read_bulk", "LABEL_COLUMNS"]
@@ -37,25 +37,7 @@ LABEL_COLUMNS = ("cell_type", "celltype", "cell_types", "CellType", "bulk_labels
 LOG_MAX = 30.0  # a log1p/log2 expression table never goes above this; linear ones do
 
 
-class ReferenceFile(str):
-    """A reference path as a predict option: its ``repr`` carries the file's sha256, so a model cached
-    for one reference is never reused after the file changes (the cache key holds the repr).
-
-    Examples
-    --------
-    >>> ReferenceFile("no/such.h5ad")
-    ReferenceFile('no/such.h5ad')
-    """
-
-    def __repr__(self) -> str:
-        path = Path(self)
-        if not path.is_file():
-            return f"ReferenceFile({str(self)!r})"
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return f"ReferenceFile({str(self)!r}, sha256={digest.hexdigest()})"
+ReferenceFile = HashedPath  # a path option whose repr carries its sha256 (the model-cache key)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ FLIP table instead (:func:`training_data`) and reads AAV2 VP1 561-588 variants.
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import re
 import zipfile
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from genotx.tasks.spec import HashedPath
 from genotx.data.formats.table import read_table
 from genotx.errors import InputError
 from genotx.tasks.spec import PredictOption
@@ -42,23 +42,7 @@ log = logging.getLogger(__name__)
 
 VP1_BEFORE, VP1_AFTER = 560, 147  # AAV2 VP1 (735 aa) residues before and after the region 561-588
 
-class TrainingFile(str):
-    """A path given as a predict option whose ``repr`` carries the file's sha256: the engine's model
-    cache key holds the repr, so a model trained on one file is never reused after the file changes.
-
-    >>> TrainingFile("no/such.csv")
-    TrainingFile('no/such.csv')
-    """
-
-    def __repr__(self) -> str:
-        path = Path(self)
-        if not path.is_file():
-            return f"TrainingFile({str(self)!r})"
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return f"TrainingFile({str(self)!r}, sha256={digest.hexdigest()})"
+TrainingFile = HashedPath  # a path option whose repr carries its sha256 (the model-cache key)
 
 
 PREDICT_OPTIONS = {
