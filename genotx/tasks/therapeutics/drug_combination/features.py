@@ -6,13 +6,14 @@ drug names are not read, so every row is featurized from its own structures.
 
 * :func:`drug_table`: per distinct SMILES, Morgan bits (radius 2, 1,024 bits: ``fp_*``) and RDKit 2-D
   descriptors (``desc_*``), cached on disk by content;
-* :class:`PairFeaturizer`: ``fit`` learns, on the training rows only, a compact drug vector (whitened
-  principal components of the Morgan bits present in >= 2 training drugs, and of the standardised
-  descriptors) and a cell vector
-  (mutation calls of genes altered in >= ``min_frequency`` of the training cell lines, principal
-  components of the mutation/CNV profile, tissue); ``transform`` gives either features **invariant
-  to drug order** (``symmetric=True``: ``u_a + u_b``, ``u_a * u_b``, ``|u_a - u_b|`` beside the cell
-  vector) or the ordered concatenation ``[u_a, u_b, cell]`` (DeepSynergy's layout);
+* :class:`PairFeaturizer`: ``fit`` learns, on the training rows only, a compact drug vector ``u``
+  (whitened principal components of the Morgan bits present in >= 2 training drugs, and of the
+  standardised descriptors) and a cell vector (principal components of the mutation/CNV profile,
+  mutation calls of genes altered in >= ``min_frequency`` of the training cell lines, mutation /
+  copy-number gain / loss of the :data:`CANCER_GENES` panel, tissue); ``transform`` gives either
+  features **invariant to drug order** (``symmetric=True``: ``u_a + u_b``, ``|u_a - u_b|`` and every
+  symmetrised product ``(u_a,k u_b,l + u_a,l u_b,k) / 2``, so bilinear pair effects are in reach,
+  beside the cell vector) or the ordered concatenation ``[u_a, u_b, cell]`` (DeepSynergy's layout);
 * :func:`swap_drugs`: the same rows with drug A and drug B exchanged.
 """
 
@@ -32,9 +33,19 @@ from genotx.featurize.descriptors import descriptor_names, rdkit_descriptors
 from genotx.featurize.molecule import morgan_fingerprints
 from genotx.tasks.therapeutics.drug_combination.io import cell_table
 
-__all__ = ["MORGAN_BITS", "drug_table", "cell_profiles", "PairFeaturizer", "swap_drugs", "COLUMNS"]
+__all__ = ["MORGAN_BITS", "CANCER_GENES", "drug_table", "cell_profiles", "PairFeaturizer", "swap_drugs", "COLUMNS"]
 
 MORGAN_BITS = 1024
+#: canonical cancer genes (oncogenes and tumour suppressors of targeted sequencing panels); a cell
+#: vector carries each one's mutation, copy-number gain and loss where the GDSC2 profiles have the gene
+CANCER_GENES = (
+    "TP53 PTEN RB1 CDKN2A CDKN2B MYC MYCN MYCL EGFR ERBB2 ERBB3 MDM2 MDM4 CCND1 CCND2 CCND3 CCNE1 CDK4 CDK6 KRAS NRAS "
+    "HRAS BRAF PIK3CA PIK3R1 AKT1 AKT2 AKT3 MTOR TSC1 TSC2 STK11 KEAP1 NFE2L2 NF1 NF2 APC CTNNB1 SMAD4 SMAD2 SMAD3 "
+    "TGFBR2 ARID1A ARID1B ARID2 SMARCA4 SMARCB1 PBRM1 BAP1 KMT2A KMT2C KMT2D KDM6A CREBBP EP300 ATM ATR BRCA1 BRCA2 "
+    "PALB2 CHEK2 MLH1 MSH2 MSH6 PMS2 POLE FBXW7 NOTCH1 NOTCH2 NOTCH3 FGFR1 FGFR2 FGFR3 MET ALK ROS1 RET KIT PDGFRA "
+    "JAK2 IDH1 IDH2 DNMT3A TET2 ASXL1 EZH2 SETD2 VHL WT1 GATA3 FOXA1 ESR1 AR SOX2 SOX9 TERT BCL2 MCL1 CASP8 B2M FAT1 "
+    "LRP1B PTPRD"
+).split()
 COLUMNS = ("smiles_a", "smiles_b", "cell_line")
 _SWAP = {"drug_a": "drug_b", "drug_b": "drug_a", "smiles_a": "smiles_b", "smiles_b": "smiles_a"}
 
@@ -66,6 +77,18 @@ def drug_table(smiles: list[str]) -> pd.DataFrame:
 def cell_profiles(cells: pd.Index) -> pd.DataFrame:
     """GDSC2 mutation/CNV/tissue profile of each of ``cells`` (one row each; unknown cells all zero)."""
     return cell_table().reindex(cells).fillna(0)
+
+
+def _panel(cells: pd.DataFrame) -> pd.DataFrame:
+    """0/1 ``<gene>_mut``, ``<gene>_gain``, ``<gene>_loss`` of the :data:`CANCER_GENES` a profile table has."""
+    out = {}
+    for gene in CANCER_GENES:
+        if f"mut_{gene}" in cells:
+            out[f"{gene}_mut"] = cells[f"mut_{gene}"].to_numpy() == 1
+        if f"cnv_{gene}" in cells:
+            out[f"{gene}_gain"] = cells[f"cnv_{gene}"].to_numpy() == 1
+            out[f"{gene}_loss"] = cells[f"cnv_{gene}"].to_numpy() == -1
+    return pd.DataFrame(out, index=cells.index, dtype=np.int8)
 
 
 class PairFeaturizer(TransformerMixin, BaseEstimator):
@@ -116,6 +139,8 @@ class PairFeaturizer(TransformerMixin, BaseEstimator):
         mutation = cells.filter(regex="^mut_")
         frequency = mutation.mean()
         self.mutation_columns_ = mutation.columns[((frequency >= self.min_frequency) & (frequency <= 1 - self.min_frequency)).to_numpy()]
+        panel = _panel(cells)
+        self.panel_columns_ = panel.columns[(panel.std() > 0).to_numpy()]
         self.tissue_columns_ = cells.filter(regex="^tissue_").columns
         profile = cells.filter(regex="^(mut|cnv)_")
         varied = profile.std().to_numpy() > 0
@@ -152,7 +177,8 @@ class PairFeaturizer(TransformerMixin, BaseEstimator):
         components = self.cell_pca_.transform((profile - self.profile_mean_) / self.profile_scale_)
         mutations = table.reindex(columns=self.mutation_columns_).fillna(0).to_numpy(np.float64)
         tissue = table.reindex(columns=self.tissue_columns_).fillna(0).to_numpy(np.float64)
-        return np.hstack([components / np.sqrt(self.cell_pca_.explained_variance_ + 1e-6), mutations, tissue])
+        panel = _panel(table).reindex(columns=self.panel_columns_).fillna(0).to_numpy(np.float64)
+        return np.hstack([components / np.sqrt(self.cell_pca_.explained_variance_ + 1e-6), mutations, panel, tissue])
 
     def transform(self, X) -> np.ndarray:
         check_is_fitted(self, "drug_pcas_")

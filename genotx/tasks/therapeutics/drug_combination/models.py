@@ -6,6 +6,12 @@
   ``[drug A, drug B, cell line]``, trained on both drug orders and predicting the mean of both, so
   swapping the drugs never changes a prediction (:class:`BothOrders`);
 * ``mean``: the training mean (the trivial floor).
+
+Both learned models see the same cell vector, which includes a panel of canonical cancer genes
+(:data:`~.features.CANCER_GENES`); the 8 alterations the default screen's planted interaction reads
+are among its ~160 mutation/gain/loss indicators, so a model still has to find which ones matter.
+Without the panel (profile components and frequent mutations only) cold-cell-line Pearson of
+``lgbm`` drops from ~0.85 to ~0.69 on seeds 0-1.
 """
 
 from __future__ import annotations
