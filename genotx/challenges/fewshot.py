@@ -10,13 +10,14 @@ never split between support and query). Methods (:data:`METHODS`):
   featurizer, whose fitted state uses inputs, never labels; standardised; penalty by leave-one-out
   for k >= 3, the mean of the k labels below); no prediction at k = 0;
 * ``pretrained``: the model trained on the other entities, no adaptation (flat in k);
-* ``finetune_residual``: the pretrained prediction + a residual correction fitted on the k: their
-  mean residual plus a ridge on the standardised features, both shrunk by k / (k + shrink);
+* ``finetune_residual``: the pretrained prediction, its spread around the support's mean
+  prediction rescaled, + a residual correction fitted on the k: their mean residual plus a ridge on
+  the standardised features, both shrunk by k / (k + shrink);
 * ``finetune_lgbm``: the pretrained LightGBM warm-started on the k: more trees (4 leaves) boosted
   from the pretrained scores, when the model ends in a LightGBM learner (one row grows no tree:
   at k = 1 it is the pretrained model);
-* ``nearest_neighbours``: a metric method: the pretrained prediction + the support residuals
-  averaged with weights ``softmax(temperature * similarity)`` (shrunk as above), where the
+* ``nearest_neighbours``: a metric method: the (rescaled) pretrained prediction + the support
+  residuals averaged with weights ``softmax(temperature * similarity)`` (shrunk as above), where the
   similarity of two rows is the share of the pretrained LightGBM's trees that put them in the same
   leaf (an embedding learned from the other entities' labels; cosine of standardised features for
   other learners).
@@ -177,16 +178,27 @@ def _shrunk(k: int, shrink: float) -> float:
     return k / (k + shrink) if k else 0.0
 
 
-def _finetune_residual(pre, scaler, ep, k, *, seed, shrink: float = 0.0, alpha: float | None = 1.0):  # noqa: ARG001
+def _rescaled(ep: _Episode, k: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pretrained predictions of the query and of the k support rows, their spread around the
+    support's mean prediction times ``scale`` (a new entity's predictions are often under- or
+    over-dispersed; the factor is chosen on source episodes)."""
+    support = ep.support_target[:k] - ep.support_residual[:k]
+    centre = support.mean()
+    return centre + scale * (ep.query_pretrained - centre), centre + scale * (support - centre)
+
+
+def _finetune_residual(pre, scaler, ep, k, *, seed, shrink: float = 0.0, alpha: float | None = 1.0,  # noqa: ARG001
+                       scale: float = 1.0):
     """``alpha``: the ridge penalty per feature on the residuals (None: the mean residual only)."""
     if k == 0:
         return ep.query_pretrained
-    residual = ep.support_residual[:k]
-    correction = np.full(len(ep.query_features), residual.mean())
+    query, support = _rescaled(ep, k, scale)
+    residual = ep.support_target[:k] - support
+    correction = np.full(len(query), residual.mean())
     if k >= 2 and alpha is not None:
         ridge = Ridge(alpha=alpha * ep.support_features.shape[1]).fit(scaler(ep.support_features[:k]), residual - residual.mean())
         correction += ridge.predict(scaler(ep.query_features))
-    return ep.query_pretrained + _shrunk(k, shrink) * correction
+    return query + _shrunk(k, shrink) * correction
 
 
 def _finetune_lgbm(pre, scaler, ep, k, *, seed, rounds: int = 30, learning_rate: float = 0.1):
@@ -207,25 +219,28 @@ def _finetune_lgbm(pre, scaler, ep, k, *, seed, rounds: int = 30, learning_rate:
     return ep.query_pretrained + np.asarray(booster.predict(ep.query_features), dtype=float)
 
 
-def _nearest_neighbours(pre, scaler, ep, k, *, seed, shrink: float = 0.0, temperature: float = 10.0):  # noqa: ARG001
+def _nearest_neighbours(pre, scaler, ep, k, *, seed, shrink: float = 0.0, temperature: float = 10.0,  # noqa: ARG001
+                        scale: float = 1.0):
     if k == 0:
         return ep.query_pretrained
+    query, support = _rescaled(ep, k, scale)
     logits = temperature * ep.similarity[:, :k]
     weights = np.exp(logits - logits.max(axis=1, keepdims=True))
     weights /= weights.sum(axis=1, keepdims=True)
-    return ep.query_pretrained + _shrunk(k, shrink) * (weights @ ep.support_residual[:k])
+    return query + _shrunk(k, shrink) * (weights @ (ep.support_target[:k] - support))
 
 
 _METHOD_FNS: dict[str, Callable] = {"scratch": _scratch, "pretrained": _pretrained, "finetune_residual": _finetune_residual,
                                     "finetune_lgbm": _finetune_lgbm, "nearest_neighbours": _nearest_neighbours}
 
 _SHRINK = (0.0, 2.0, 10.0, 50.0)
+_SCALE = (1.0, 0.5, 1.5, 2.0)
 #: Hyperparameters of the adapted methods, chosen per seed on episodes built from source entities only.
 GRIDS: dict[str, list[dict]] = {
-    "finetune_residual": [{"shrink": s, "alpha": a} for s in _SHRINK for a in (1.0, 10.0, None)],
+    "finetune_residual": [{"shrink": s, "alpha": a, "scale": c} for c in _SCALE for s in _SHRINK for a in (1.0, 10.0, None)],
     "finetune_lgbm": [{"rounds": 0, "learning_rate": 0.1}] + [{"rounds": r, "learning_rate": lr} for r in (10, 30, 100)
                                                               for lr in (0.05, 0.2)],
-    "nearest_neighbours": [{"shrink": s, "temperature": t} for s in _SHRINK for t in (3.0, 10.0, 30.0)],
+    "nearest_neighbours": [{"shrink": s, "temperature": t, "scale": c} for c in _SCALE for s in _SHRINK for t in (3.0, 10.0, 30.0)],
 }
 
 

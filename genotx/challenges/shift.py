@@ -99,7 +99,10 @@ def domain_weights(source: np.ndarray, target: np.ndarray, *, max_weight: float 
     """Importance weights of the source rows, ``p(target | x) / p(source | x)``, from a domain classifier.
 
     A standardised logistic regression separates source from target rows; each source row's
-    probability is out-of-fold (the classifier never scores rows it was fitted on). Odds are
+    probability is out-of-fold (the classifier never scores rows it was fitted on). Features that
+    are constant over the source rows are left out: they cannot tell source rows apart, and one
+    that separates the domains by itself (the held-out tissue's indicator) would leave every other
+    coefficient near zero and the weights uniform. Odds are
     corrected for the domain sizes, clipped at ``max_weight`` times the mean and scaled to mean 1.
     Returns the weights and diagnostics: the classifier's out-of-fold AUROC (0.5: the domains look
     alike; near 1: nearly disjoint, and the weights degenerate) and the effective sample size
@@ -114,7 +117,9 @@ def domain_weights(source: np.ndarray, target: np.ndarray, *, max_weight: float 
     (True, 1.0, True)
     """
     source, target = _as_matrix(source), _as_matrix(target)
-    X = np.vstack([source, target]).astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        varies = np.nan_to_num(np.nanstd(source, axis=0)) > 0
+    X = np.vstack([source[:, varies], target[:, varies]]).astype(np.float64)
     d = np.r_[np.zeros(len(source)), np.ones(len(target))]
     n_folds = int(max(2, min(n_folds, len(source), len(target))))
     classifier = make_pipeline(SimpleImputer(keep_empty_features=True), StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
@@ -137,14 +142,20 @@ def _sym_power(cov: np.ndarray, power: float) -> np.ndarray:
 
 
 def _filled(values: np.ndarray) -> np.ndarray:
-    """Missing values (e.g. an unknown % peptide) replaced by their column's mean (0 if all missing)."""
-    values = np.asarray(values, dtype=np.float64)
+    """Missing values (e.g. an unknown % peptide) replaced by their column's mean (0 if all missing);
+    the dtype is kept (float32 feature matrices of a few 100k rows stay half the size)."""
+    values = np.asarray(values)
     missing = np.isnan(values)
     if not missing.any():
         return values
     with np.errstate(invalid="ignore"):
-        means = np.nan_to_num(np.nanmean(np.where(missing, np.nan, values), axis=0))
+        means = np.nan_to_num(np.nanmean(values, axis=0)).astype(values.dtype)
     return np.where(missing, means, values)
+
+
+def _standardised(values: np.ndarray, mean: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """``(values - mean) / spread`` in the values' own dtype."""
+    return (values - mean.astype(values.dtype)) / spread.astype(values.dtype)
 
 
 def coral_align(source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -160,7 +171,7 @@ def coral_align(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     >>> bool(np.allclose(np.cov(aligned.T), np.cov(xt.T), atol=0.1)), bool(np.allclose(aligned.mean(0), xt.mean(0)))
     (True, True)
     """
-    source, target = _filled(source), _filled(target)
+    source, target = _filled(source).astype(np.float64), _filled(target).astype(np.float64)
     cov_s, _ = ledoit_wolf(source)
     cov_t, _ = ledoit_wolf(target)
     return (source - source.mean(axis=0)) @ (_sym_power(cov_s, -0.5) @ _sym_power(cov_t, 0.5)) + target.mean(axis=0)
@@ -278,11 +289,11 @@ class CoralAligned(_Adapter):
     def _fit_learner(self, learner, source, target):
         mean, spread = np.nan_to_num(np.nanmean(source, axis=0)), np.nan_to_num(np.nanstd(source, axis=0))
         spread = np.where(spread > 1e-8, spread, 1.0)
-        source_z, target_z = (source - mean) / spread, (target - mean) / spread
+        source_z, target_z = _standardised(source, mean, spread), _standardised(target, mean, spread)
         aligned = coral_align(source_z, target_z[self._sample(len(target))])
         shift = float(np.linalg.norm(aligned.mean(axis=0) - _filled(source_z).mean(axis=0)))
         # the learner saw no missing values: the target's are filled with its own column means, as the source's were
-        return learner.fit(aligned.astype(source.dtype), self.y_), _filled(target_z).astype(target.dtype), {"mean_shift_sd": shift}
+        return learner.fit(aligned.astype(source.dtype), self.y_), _filled(target_z), {"mean_shift_sd": shift}
 
 
 class TestTimeStandardized(_Adapter):
@@ -294,7 +305,7 @@ class TestTimeStandardized(_Adapter):
         def z(values: np.ndarray, reference: np.ndarray) -> np.ndarray:  # missing values stay missing
             mean, spread = np.nan_to_num(np.nanmean(reference, axis=0)), np.nan_to_num(np.nanstd(reference, axis=0))
             spread = np.where(spread > 1e-8, spread, 1.0)  # a constant column stays centred, not inflated
-            return ((values - mean) / spread).astype(values.dtype)
+            return _standardised(values, mean, spread)
 
         sample = target[self._sample(len(target))]
         return learner.fit(z(source, source), self.y_), z(target, sample), {}
@@ -394,7 +405,7 @@ SHIFTS: dict[str, ShiftPlan] = {
         splits={"random": RandomSplit(test_size=0.2)},
     ),
     "gene_disease_association": ShiftPlan(
-        model="svd",
+        model="learned",
         shifts=(Shift("cold_gene", "random_edges", "links of held-out genes vs held-out links"),),
     ),
     "rare_disease": ShiftPlan(
