@@ -129,6 +129,24 @@ def test_zip_is_zero_on_a_bliss_surface_and_matches_a_plain_implementation():
     assert ours == pytest.approx(plain, abs=0.05)
 
 
+def test_bliss_hsa_loewe_agree_with_the_synergy_library_when_installed():
+    """Cross-check with ``synergy`` (Wooten; GPL, not a dependency: ``pip install synergy==1.0.0`` to run it)."""
+    pytest.importorskip("synergy.combination")
+    from synergy.combination import HSA, Bliss, Loewe
+    from synergy.single import Hill
+
+    rng = np.random.default_rng(3)
+    screen = simulate_synergy_screen(rng.normal(0.0, 0.5, (2, 3)), rng.normal(size=(3, 4)), np.array([[1.0], [1.0]]),
+                                     fraction=1.0, n_classes=2, strength=2.0, noise=3.0, random_state=1)
+    for m, da, db in zip(screen.response, screen.doses_a, screen.doses_b):
+        d1, d2 = (g.ravel() for g in np.meshgrid(da, db, indexing="ij"))
+        survival, combination = 1 - m.ravel() / 100, (d1 > 0) & (d2 > 0)
+        fa, fb = fit_hill(da[None, 1:], m[None, 1:, 0] / 100), fit_hill(db[None, 1:], m[None, 0, 1:] / 100)
+        curves = {f"drug{i}_model": Hill(E0=1.0, Emax=1 - f.emax[0], h=f.slope[0], C=f.ec50[0]) for i, f in ((1, fa), (2, fb))}
+        for ours, theirs in ((bliss(m), Bliss()), (hsa(m), HSA()), (loewe(m, da, db), Loewe(mode="delta_hsa", **curves))):
+            assert ours == pytest.approx(100 * np.nanmean(theirs.fit(d1, d2, survival)[combination]), abs=1e-4)
+
+
 def test_hill_fit_reaches_the_least_squares_optimum_of_a_plain_fit():
     rng = np.random.default_rng(0)
     doses = np.tile(DOSES[1:], (60, 1))
