@@ -67,10 +67,14 @@ def test_coral_matches_the_closed_form():
     from scipy.linalg import sqrtm
     from sklearn.covariance import ledoit_wolf
 
+    def shrunk(x):  # Ledoit-Wolf on standardised columns, scaled back (skada's reg="auto")
+        scale = x.std(axis=0)
+        return scale[:, None] * ledoit_wolf((x - x.mean(0)) / scale)[0] * scale[None, :]
+
     rng = np.random.default_rng(2)
-    xs = rng.normal(size=(300, 4))
+    xs = rng.normal(size=(300, 4)) * [1.0, 10.0, 0.1, 1.0]
     xt = rng.normal(size=(200, 4)) @ rng.normal(size=(4, 4)) + 5.0
-    cs, ct = ledoit_wolf(xs)[0], ledoit_wolf(xt)[0]
+    cs, ct = shrunk(xs), shrunk(xt)
     expected = (xs - xs.mean(0)) @ np.linalg.inv(np.real(sqrtm(cs))) @ np.real(sqrtm(ct)) + xt.mean(0)
     assert np.allclose(coral_align(xs, xt), expected, atol=1e-8)
 

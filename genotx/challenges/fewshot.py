@@ -83,7 +83,8 @@ FEWSHOT: dict[str, FewShotPlan] = {
     "drug_response": FewShotPlan(
         entity="drug", model="lgbm", metrics=("rmse", "pearson"), n_source=40,
         note="A new drug: its ln IC50 over cell lines. Pretrained on 40 other drugs per seed (a seeded draw) to keep "
-             "runs short. rmse: absolute ln IC50 of the new drug; pearson: ranking of cell lines within the new drug.",
+             "runs short. rmse (the goal's metric): the new drug's ln IC50 values, level included, which is what a "
+             "new drug's first measurements tell; pearson: the ranking of cell lines within the new drug.",
     ),
     "crispr_on_target": FewShotPlan(
         entity="gene", model="lgbm", metrics=("spearman", "rmse"), within="sequence",
@@ -449,9 +450,10 @@ def fewshot(
     model = model or plan.model
     task.model(model)  # an unknown name fails before any data is loaded
     protocol = task.protocol
-    if not isinstance(protocol, Supervised):
-        raise InputError(task.name, f"few-shot needs a supervised protocol, not {type(protocol).__name__}",
-                         fix=f"use one of {sorted(FEWSHOT)}")
+    if not isinstance(protocol, Supervised) or task.spec.target != "regression":
+        # the methods correct a regressor's predictions on the learner's features
+        raise InputError(task.name, f"few-shot needs a supervised regression task (this one: {type(protocol).__name__}, "
+                         f"{task.spec.target})", fix=f"use one of {sorted(FEWSHOT)}")
     data = dataset if dataset is not None else task.load()
     entity = data.groups[plan.entity].astype(str).to_numpy()
     k_max = max(ks)
