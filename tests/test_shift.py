@@ -253,7 +253,8 @@ def test_shift_on_real_data(name):
     for fold in TaskView(task, plan.splits, max_folds=2).folds(data, result.split, random_state=0):
         assert not set(data.groups[group].iloc[fold.train]) & set(data.groups[group].iloc[fold.test])
     assert all(0.5 <= d["domain_auroc"] <= 1.0 for d in result.diagnostics)
+    shifted = table[table["role"] == "shifted"]  # "none" is also the reference row's method
     if name == "drug_response":  # new tissues cost: within-drug Pearson falls (0.39 -> 0.14 at 30 drugs, seed 0)
-        assert table.loc["none", "gap"] > 0.05
+        assert shifted.loc["none", "gap"] > 0.05
     else:  # the sequence model carries over to new genes: far above the GC-content floor (~0.1)
-        assert table.loc["none", "mean"] > 0.4
+        assert shifted.loc["none", "mean"] > 0.4
