@@ -241,14 +241,14 @@ def test_read_input_refuses_an_impossible_read_count(tmp_path, column, value):
     row = {"position": "200", "methylated_reads": "1", "coverage": "2"}
     row[column] = value
     text = "position,methylated_reads,coverage\n100,1,2\n" + ",".join(row.values()) + "\n300,1,2\n"
-    with pytest.raises(InputError, match="more reads than a CpG can have") as err:
+    with pytest.raises(InputError, match="more reads than a CpG can have|non-finite") as err:
         ms.read_input(_write(tmp_path, text))
     assert err.value.line == 3 and "Fix:" in str(err.value)
 
 
 def test_read_input_refuses_an_impossible_count_in_a_bismark_file(tmp_path):
     path = _write(tmp_path, "chr1\t100\t100\t90\t9\t1\nchr1\t180\t180\t20\t2\t1e30\n", name="x.cov")
-    with pytest.raises(InputError, match="more reads than a CpG can have") as err:
+    with pytest.raises(InputError, match="more reads than a CpG can have|non-finite") as err:
         ms.read_input(path)
     assert err.value.line == 2
 
