@@ -1,4 +1,4 @@
-"""The ``genotx`` command line: list | info | fetch | run | benchmark | leaderboard | export | evaluate | predict | report.
+"""The ``genotx`` command line: list | info | fetch | run | benchmark | leaderboard | export | evaluate | predict | report | shift | fewshot.
 
 It only calls the public API. With ``run --json`` stdout is exactly one JSON object (logs and
 progress go to stderr).
