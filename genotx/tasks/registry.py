@@ -176,8 +176,6 @@ class Task:
         from genotx.evaluate.protocols import PROTOCOLS
 
         own = getattr(self.module, "PROTOCOL", None)
-        if own is None and callable(getattr(self.module, "evaluate", None)):
-            return _ModuleEvaluate(self.module.evaluate)  # TODO(house): tasks still migrating to a protocol class
         return own if own is not None else PROTOCOLS[self.spec.protocol]()
 
     def evaluate(self, y_pred, part: Dataset, *, metrics: tuple[str, ...] | None = None) -> dict[str, float]:
@@ -209,18 +207,6 @@ class Task:
         if not hasattr(self.module, "read_input"):
             raise InputError(str(path), f"task {self.name!r} has no prediction path for user files yet")
         return self.module.read_input(path, **options)
-
-
-class _ModuleEvaluate:
-    """A task module's own ``evaluate(dataset, split=, model=, seed=)`` (baselines only)."""
-
-    def __init__(self, fn) -> None:
-        self.fn = fn
-
-    def evaluate(self, task, dataset, *, split, model=None, estimator=None, seed=0, progress=None):  # noqa: ARG002
-        if estimator is not None:
-            raise InputError(task.name, "this task does not score your own estimator yet", fix="use one of its baselines")
-        return self.fn(dataset, split=split, model=model, seed=seed)
 
 
 TASKS: Registry[Task] = Registry("task")
