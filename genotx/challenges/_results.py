@@ -9,13 +9,31 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["clean_json", "records", "write_result"]
+__all__ = ["Section", "clean_json", "records", "write_result"]
+
+
+@dataclass
+class Section:
+    """What a report shows for one challenge result: every challenge module has
+    ``report_section(payload) -> Section``, redrawn from its JSON (the report never reruns anything).
+
+    ``summary`` is one short paragraph in plain words (what ran, on which data, whether the goal held);
+    ``tables`` are (caption, table) pairs; ``figures`` matplotlib Figures (the report embeds and closes them).
+    """
+
+    title: str
+    data_kind: str
+    summary: str
+    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+    figures: list[Any] = field(default_factory=list)
+    note: str = ""
 
 
 def clean_json(value: Any) -> Any:
