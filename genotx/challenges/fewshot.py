@@ -48,13 +48,13 @@ from sklearn.base import clone
 from sklearn.linear_model import Ridge, RidgeCV
 from sklearn.pipeline import Pipeline
 
-from genotx.challenges._results import clean_json, records, write_result
+from genotx.challenges._results import Section, clean_json, records, write_result
 from genotx.data.dataset import Dataset
 from genotx.errors import InputError, UnknownNameError
 from genotx.evaluate.metrics import Evaluator
 from genotx.evaluate.protocols import Supervised, safe_metrics
 
-__all__ = ["FEWSHOT", "METHODS", "ADAPTED", "GRIDS", "FewShotPlan", "FewShotResult", "Pretrained", "fewshot", "fewshot_figures", "save_fewshot"]
+__all__ = ["FEWSHOT", "METHODS", "ADAPTED", "GRIDS", "FewShotPlan", "FewShotResult", "Pretrained", "fewshot", "fewshot_figures", "save_fewshot", "report_section"]
 
 METHODS = ("scratch", "pretrained", "finetune_residual", "finetune_lgbm", "nearest_neighbours")
 ADAPTED = ("finetune_residual", "finetune_lgbm", "nearest_neighbours")
@@ -544,3 +544,24 @@ def fewshot_figures(result: FewShotResult | Mapping) -> dict[str, Any]:
 def save_fewshot(result: FewShotResult, out_dir) -> list:
     """Write ``<out_dir>/challenges/fewshot_<task>.json`` and its PNG figures; return the paths."""
     return write_result(result.to_dict(), fewshot_figures(result), out_dir, f"fewshot_{result.task}")
+
+
+def report_section(payload: Mapping) -> Section:
+    """The report's view of one few-shot result (its JSON): curves, the k-table and the k = 5 goal."""
+    result = FewShotResult.from_dict(payload)
+    metric = result.metrics[0]
+    summary = result.summary(metric)
+    wide = summary.pivot(index="method", columns="k", values="mean").reindex(result.methods).round(4)
+    wide.columns = [f"k={k}" for k in wide.columns]
+    tables = [(f"{metric}: mean over {len(result.entities)} new {result.entity}s x {len(result.seeds)} seeds", wide.reset_index())]
+    text = (f"{result.model} on {result.task}: a new {result.entity} with k labelled rows, "
+            f"{len(result.entities)} {result.entity}s x {len(result.seeds)} seeds.")
+    if 5 in result.ks:
+        goal = result.goal(metric=metric)
+        if not goal.empty:
+            tables.append((f"k = 5: gain in {metric} (positive = better) against the seed spread", goal.round(4)))
+            winners = sorted({m for m in goal["method"] if goal[(goal["method"] == m)]["beats"].all()})
+            text += (f" Goal (an adapted method beats both scratch and no adaptation at k = 5 by more than the seed spread): "
+                     + (f"met by {', '.join(winners)}." if winners else "not met."))
+    return Section(title=f"Few examples: {result.task} (new {result.entity})", data_kind=result.data_kind or "real",
+                   summary=text, tables=tables, figures=list(fewshot_figures(result).values()), note=result.note)

@@ -62,7 +62,7 @@ from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
-from genotx.challenges._results import clean_json, records, write_result
+from genotx.challenges._results import Section, clean_json, records, write_result
 from genotx.data.dataset import Dataset
 from genotx.errors import InputError, UnknownNameError
 from genotx.evaluate.metrics import Evaluator
@@ -71,7 +71,7 @@ from genotx.evaluate.splits import ColdSplit, RandomSplit
 
 __all__ = [
     "SHIFTS", "ADAPTERS", "Shift", "ShiftPlan", "ShiftResult", "DomainReweighted", "CoralAligned",
-    "TestTimeStandardized", "TaskView", "shift", "shift_figures", "save_shift", "domain_weights", "coral_align",
+    "TestTimeStandardized", "TaskView", "shift", "shift_figures", "save_shift", "report_section", "domain_weights", "coral_align",
 ]
 
 
@@ -716,3 +716,25 @@ def shift_figures(result: ShiftResult | Mapping) -> dict[str, Any]:
 def save_shift(result: ShiftResult, out_dir) -> list:
     """Write ``<out_dir>/challenges/shift_<task>_<split>.json`` and its PNG figures; return the paths."""
     return write_result(result.to_dict(), shift_figures(result), out_dir, f"shift_{result.task}_{result.split}")
+
+
+def report_section(payload: Mapping) -> Section:
+    """The report's view of one shift result (its JSON): the gap table, both figures and the verdict."""
+    result = ShiftResult.from_dict(payload)
+    table = result.summary()
+    shifted = table[(table["role"] == "shifted")]
+    base = shifted[shifted["method"] == "none"]
+    best = shifted[shifted["method"] != "none"].sort_values("change", ascending=False).head(1)
+    text = (f"{result.model} on {result.task}: in distribution ({result.reference}) vs shifted ({result.split}: {result.what}), "
+            f"{result.metric} over seeds {result.seeds}.")
+    if not base.empty:
+        text += f" The shift costs {base['gap'].iloc[0]:+.4f} ± {base['gap_std'].iloc[0]:.4f}."
+    if not best.empty:
+        verdict = "narrows" if best["change"].iloc[0] > best["change_std"].iloc[0] else "does not clearly narrow"
+        text += (f" The best adaptation, {best['method'].iloc[0]}, changes the shifted score by {best['change'].iloc[0]:+.4f} ± "
+                 f"{best['change_std'].iloc[0]:.4f} ({verdict} the gap beyond its seed spread).")
+    shown = table.drop(columns=["metric"]).round(4)
+    return Section(title=f"Distribution shift: {result.task} ({result.split})", data_kind=result.data_kind or "real",
+                   summary=text, tables=[(f"{result.metric}: mean and std over seeds; gap and change signed so that positive = "
+                                          "the shift costs / adaptation helps", shown)],
+                   figures=list(shift_figures(result).values()), note=result.note)

@@ -170,10 +170,11 @@ def evaluate_(
 
 @app.command()
 def report(out_dir: Annotated[Path, typer.Argument(help="a benchmark output folder")] = Path("results")) -> None:
-    """Rebuild report.html from the run records in a folder."""
+    """Rebuild report.html from the run records (and open-problem results in ``challenges/``) in a folder."""
     from genotx.engine.records import ResultStore
     from genotx.report.html import write_report
 
-    if not ResultStore(out_dir).records():
-        fail(GenotxError(f"{out_dir} holds no run records. Fix: give the --out folder of a genotx benchmark"))
+    if not ResultStore(out_dir).records() and not any((out_dir / "challenges").glob("*.json")):
+        fail(GenotxError(f"{out_dir} holds no run records or challenge results. Fix: give the --out folder of a "
+                         "genotx benchmark (or of genotx shift / fewshot / fairness / privacy / explain)"))
     err.print(f"wrote {write_report(out_dir)}")

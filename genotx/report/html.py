@@ -4,11 +4,15 @@ Sections: a summary of every task (default model vs its trivial floor, mean ± s
 kind badge); per task a sortable leaderboard (every model x split), plots drawn from the records and
 saved predictions (metric bars, predicted vs true or ROC, and the task's own detail plots such as
 Kaplan-Meier curves or MR scatter), and the provenance of its runs (data sha256, versions, seeds,
-time); then every run in one table. The report never reruns anything.
+time); then one section per open-problem result found in ``<out>/challenges/*.json`` (distribution
+shift, few examples, fairness, privacy, interpretation: each drawn by its challenge module's
+``report_section``); then every run in one table. The report never reruns anything.
 """
 
 from __future__ import annotations
 
+import importlib
+import json
 import logging
 from pathlib import Path
 
@@ -23,7 +27,7 @@ from genotx.tasks.registry import get_task
 
 log = logging.getLogger(__name__)
 
-__all__ = ["write_report", "runs_table"]
+__all__ = ["write_report", "runs_table", "challenge_sections"]
 
 _TEMPLATE = jinja2.Environment(autoescape=True).from_string(
     """<!doctype html>
@@ -59,6 +63,14 @@ held-out rows). Click a column header to sort.</p>
 <details><summary>Provenance of {{ t.n_runs }} run(s)</summary>{{ t.provenance|safe }}</details>
 </div>
 {% endfor %}
+{% if challenges %}<h2 id="challenges">Open problems: shift, few examples, fairness, privacy, interpretation</h2>
+{% for c in challenges %}
+<div class="task challenge" id="challenge-{{ loop.index }}"><h3>{{ c.title }} <span class="badge kind-{{ c.data_kind }}">{{ c.data_kind }}</span></h3>
+<p>{{ c.summary }}</p>{% if c.note %}<p class="note">{{ c.note }}</p>{% endif %}
+{% for caption, table in c.tables %}<p class="note">{{ caption }}</p>{{ table|safe }}{% endfor %}
+<div class="plots">{% for img in c.images %}<img class="plot" src="data:image/png;base64,{{ img }}" alt="{{ c.title }} plot {{ loop.index }}">{% endfor %}</div>
+</div>
+{% endfor %}{% endif %}
 <h2>All runs</h2>
 <details><summary>{{ n_runs }} runs</summary>{{ table|safe }}</details>
 <script>
@@ -182,6 +194,29 @@ def _summary(records: list[RunRecord], names: list[str]) -> str:
     return _html(pd.DataFrame(rows))
 
 
+def challenge_sections(out: str | Path) -> list[dict]:
+    """One rendered section per ``<out>/challenges/*.json``, drawn by ``genotx.challenges.<name>.report_section``.
+
+    A result that cannot be drawn (an unknown tool, a damaged file) is shown as such, never dropped
+    silently and never costs the whole report.
+    """
+    sections = []
+    for path in sorted((Path(out) / "challenges").glob("*.json")):
+        try:
+            payload = json.loads(path.read_text())
+            module = importlib.import_module(f"genotx.challenges.{payload['challenge']}")
+            section = module.report_section(payload)
+        except Exception as err:  # noqa: BLE001 - any damaged or foreign file becomes a visible note
+            log.warning("%s: not shown in the report (%s: %s)", path, type(err).__name__, err)
+            sections.append({"title": f"{path.name}: could not be drawn", "data_kind": "unknown", "note": "",
+                             "summary": f"{type(err).__name__}: {err}", "tables": [], "images": []})
+            continue
+        sections.append({"title": section.title, "data_kind": section.data_kind, "summary": section.summary, "note": section.note,
+                         "tables": [(caption, _html(table)) for caption, table in section.tables],
+                         "images": [plots.figure_png(fig) for fig in section.figures]})
+    return sections
+
+
 def write_report(out: str | Path) -> Path:
     """Write ``out/report.html`` from the run records in ``out``; returns its path."""
     store = ResultStore(out)
@@ -200,7 +235,7 @@ def write_report(out: str | Path) -> Path:
         })
     table = runs_table(records)
     page = _TEMPLATE.render(
-        n_runs=len(records), n_tasks=len(tasks), tasks=tasks,
+        n_runs=len(records), n_tasks=len(tasks), tasks=tasks, challenges=challenge_sections(out),
         summary=_summary(records, names) if records else "<p>No runs yet.</p>",
         table=_html(table) if len(table) else "<p>No runs yet.</p>",
     )
