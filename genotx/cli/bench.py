@@ -69,12 +69,12 @@ def benchmark(
 
 
 def _print_time_table(records) -> None:
-    """Per task: runs, seconds, and the primary metric of the default model and the trivial floor."""
+    """Per task: runs, seconds, and the primary metric of the default model, the reference method and the trivial floor."""
     from genotx.engine.records import leaderboard
     from genotx.tasks.registry import get_task
 
     table = Table(title="benchmark: time and primary metric per task (mean ± std over seeds)")
-    for column in ("task", "runs", "seconds", "metric", "default model", "trivial floor"):
+    for column in ("task", "runs", "seconds", "metric", "default model", "reference", "trivial floor"):
         table.add_column(column, justify="right" if column in ("runs", "seconds") else "left")
     board = leaderboard(records)
     for task in dict.fromkeys(r.task for r in records):
@@ -90,7 +90,8 @@ def _print_time_table(records) -> None:
             return f"{mean:.3f}" + (f" ± {std:.3f}" if n > 1 else "")
 
         table.add_row(task, str(len(mine)), f"{sum(r.wall_time_s for r in mine):.0f}", metric,
-                      f"{spec.default_model} {cell(spec.default_model)}", f"{spec.trivial or ''} {cell(spec.trivial) if spec.trivial else ''}")
+                      f"{spec.default_model} {cell(spec.default_model)}", f"{spec.reference} {cell(spec.reference)}" if spec.reference else "",
+                      f"{spec.trivial or ''} {cell(spec.trivial) if spec.trivial else ''}")
     out.print(table)
 
 

@@ -180,16 +180,15 @@ def _fold_std(outcome: Outcome) -> dict[str, float]:
 
 
 def plan(tasks: Iterable[str], *, full: bool = False, seeds: Iterable[int] = (0,)) -> list[PlannedRun]:
-    """The runs of a benchmark: the default model and the trivial floor on the default split of each
-    task (``full``: every baseline x split)."""
+    """The runs of a benchmark: the default model, the field's reference method and the trivial floor
+    on the default split of each task (``full``: every baseline x split)."""
     runs = []
     for name in tasks:
         task = get_task(name)
         if not task.implemented:
             continue
         spec = task.spec
-        models = [spec.default_model] + ([spec.trivial] if spec.trivial and spec.trivial != spec.default_model else [])
-        models = list(spec.baselines) if full else models
+        models = list(spec.baselines) if full else spec.board_models
         splits = list(spec.splits) if full else [spec.default_split]
         runs += [PlannedRun(name, m, s, seed) for s in splits for m in models for seed in seeds]
     return runs

@@ -1,7 +1,7 @@
 """``report.html``: one self-contained page (no network request) built only from run records.
 
-Sections: a summary of every task (default model vs its trivial floor, mean ± std over seeds, data
-kind badge); per task a sortable leaderboard (every model x split), plots drawn from the records and
+Sections: a summary of every task (default model beside the field's reference method, the trivial
+floor and the published anchor; mean ± std over seeds; data kind badge); per task a sortable leaderboard (every model x split), plots drawn from the records and
 saved predictions (metric bars, predicted vs true or ROC, and the task's own detail plots such as
 Kaplan-Meier curves or MR scatter), and the provenance of its runs (data sha256, versions, seeds,
 time); then one section per open-problem result found in ``<out>/challenges/*.json`` (distribution
@@ -57,7 +57,8 @@ held-out rows). Click a column header to sort.</p>
 <div class="task" id="{{ t.name }}"><h2>{{ t.number }}. {{ t.title }} <code>{{ t.name }}</code>
  <span class="badge kind-{{ t.data_kind }}">{{ t.data_kind }}</span></h2>
 <p><b>Formulation:</b> {{ t.formulation }}<br><b>Stage:</b> {{ t.stage }} &middot; <b>primary metric:</b>
-{{ t.metric }} &middot; <b>trivial floor:</b> {{ t.trivial or "none" }}{% if t.note %}<br><b>Data:</b> {{ t.note }}{% endif %}</p>
+{{ t.metric }} &middot; <b>trivial floor:</b> {{ t.trivial or "none" }}{% if t.reference %} &middot; <b>field's reference
+method:</b> {{ t.reference }}{% endif %}{% if t.anchor %}<br><b>Published anchor:</b> {{ t.anchor }}{% endif %}{% if t.note %}<br><b>Data:</b> {{ t.note }}{% endif %}</p>
 {{ t.board|safe }}
 <div class="plots">{% for img in t.images %}<img class="plot" src="data:image/png;base64,{{ img }}" alt="{{ t.name }} plot {{ loop.index }}">{% endfor %}</div>
 <details><summary>Provenance of {{ t.n_runs }} run(s)</summary>{{ t.provenance|safe }}</details>
@@ -190,7 +191,9 @@ def _summary(records: list[RunRecord], names: list[str]) -> str:
         kind = next(r.data_kind for r in records if r.task == name)
         rows.append({"#": spec.number, "task": name, "data kind": kind, "split": spec.default_split, "metric": metric,
                      "default model": f"{spec.default_model} {cell(spec.default_model)}",
-                     "trivial floor": f"{spec.trivial} {cell(spec.trivial)}" if spec.trivial else "-"})
+                     "field's reference": f"{spec.reference} {cell(spec.reference)}" if spec.reference else "-",
+                     "trivial floor": f"{spec.trivial} {cell(spec.trivial)}" if spec.trivial else "-",
+                     "published anchor": spec.anchor or "-"})
     return _html(pd.DataFrame(rows))
 
 
@@ -230,7 +233,7 @@ def write_report(out: str | Path) -> Path:
         tasks.append({
             "name": name, "number": spec.number, "title": spec.title, "formulation": spec.formulation,
             "stage": spec.stage, "data_kind": task_records[0].data_kind, "metric": spec.primary_metric,
-            "trivial": spec.trivial, "note": spec.data_note, "board": board_html, "n_runs": len(task_records),
+            "trivial": spec.trivial, "reference": spec.reference, "anchor": spec.anchor, "note": spec.data_note, "board": board_html, "n_runs": len(task_records),
             "images": _task_images(store, task_records, board, spec), "provenance": _provenance(task_records),
         })
     table = runs_table(records)

@@ -3,7 +3,9 @@
 A task is a package ``genotx/tasks/<stage>/<name>/`` whose ``__init__.py`` holds, on one screen:
 
 * ``SPEC``: name, stage, formulation (in -> out), protocol, data kind, sources, split names,
-  metric names (first = primary), baseline names (first = default, ``trivial`` = the floor to beat);
+  metric names (first = primary), baseline names (first = default, ``trivial`` = the floor to beat,
+  ``reference`` = the field's standard method run on the same data), and ``anchor``: a published
+  figure with its source, or why none is comparable;
   a literal record, read by discovery without importing the package;
 * ``load(*, source=None) -> Dataset`` (:class:`genotx.data.dataset.Dataset`);
 * ``SPLITS``: {split name: splitter} and ``MODELS``: {baseline name: factory(random_state) -> estimator};
@@ -63,6 +65,8 @@ class TaskSpec:
     metrics: tuple[str, ...]
     baselines: tuple[str, ...]
     trivial: str | None = None
+    reference: str | None = None
+    anchor: str = ""
     data_note: str = ""
     citation: str = ""
     status: str = "implemented"
@@ -76,6 +80,8 @@ class TaskSpec:
             raise ValueError(f"task {self.name!r}: data_kind must be one of {DATA_KINDS}, got {self.data_kind!r}")
         if self.trivial is not None and self.trivial not in self.baselines:
             raise ValueError(f"task {self.name!r}: trivial baseline {self.trivial!r} is not in baselines")
+        if self.reference is not None and self.reference not in self.baselines:
+            raise ValueError(f"task {self.name!r}: reference baseline {self.reference!r} is not in baselines")
 
     @property
     def default_split(self) -> str:
@@ -88,6 +94,11 @@ class TaskSpec:
     @property
     def primary_metric(self) -> str:
         return self.metrics[0]
+
+    @property
+    def board_models(self) -> list[str]:
+        """What a benchmark runs by default: the default model, the field's reference method, the trivial floor."""
+        return list(dict.fromkeys(m for m in (self.default_model, self.reference, self.trivial) if m))
 
 
 @dataclass(frozen=True)

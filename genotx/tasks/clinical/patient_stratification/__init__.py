@@ -76,6 +76,7 @@ SPEC = TaskSpec(
     metrics=("c_index", "logrank_p", "stability_ari", "c_index_pooled", "logrank_p_insample", "rule_accuracy"),
     baselines=("coxph", "coxnet", "rsf", "neural_cox", "clinical_cox", "survival_clusters", "kmeans", "constant"),
     trivial="constant",
+    reference='clinical_cox',
     data_note="Real cohort (GSE7390, Desmedt 2007): 198 patients, 76 genes (Affymetrix probe ids), distant "
     "metastasis-free survival. Genes are probe sets as named in the source (X<probe id>).",
     citation="Desmedt et al. (2007) Clin Cancer Res 13:3207",

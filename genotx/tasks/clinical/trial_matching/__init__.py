@@ -72,6 +72,7 @@ SPEC = TaskSpec(
              "criterion_accuracy_seen", "criterion_accuracy_unseen"),
     baselines=("hybrid", "criterion_lgbm", "rule_parser", "pair_embedding", "patient_only", "constant"),
     trivial="constant",
+    reference='rule_parser',
     data_note="Real patients (GSE7390 breast cancer: 198; GDSC cell lines as tumour profiles: 964); 70 simulated "
     "trials (seed 0) whose eligibility criteria and their text are generated over the patients' real variables; "
     "eligibility is computed from the structured criteria.",

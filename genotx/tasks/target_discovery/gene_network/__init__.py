@@ -63,6 +63,7 @@ SPEC = TaskSpec(
     metrics=('auroc', 'aupr', 'auroc_undirected', 'aupr_undirected'),
     baselines=('genie3_skew', 'genie3', 'grnboost2', 'partial_correlation', 'correlation', 'direct_lingam'),
     trivial='correlation',
+    reference='genie3',
     data_note='real Sachs cytometry (7,466 cells x 11 proteins) vs its 18-edge consensus network; krumsiek11 is '
     'SIMULATED; DepMap gene effects vs CORUM complexes is a real undirected genome-scale check',
     citation='Sachs et al. (2005) Science 308:523; Huynh-Thu et al. (2010) PLoS ONE 5:e12776 (GENIE3); '

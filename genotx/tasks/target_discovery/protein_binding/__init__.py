@@ -58,6 +58,7 @@ SPEC = TaskSpec(
     metrics=("pearson", "spearman", "rmse"),
     baselines=("cnn", "additive", "global_epistasis", "mean"),
     trivial="mean",
+    reference='additive',
     data_note="Real sort-seq (lac promoter, 75 nt, target = read-weighted mean FACS bin; 97% of "
     "sequences have one read). Motif references: Kinney 2010 CRP energy matrix (logomaker) and JASPAR "
     "2024 (pyJASPAR). janggu_chip: real ChIP-seq peaks, binary Oct4 vs MafK, AUROC/AUPR.",

@@ -53,6 +53,7 @@ SPEC = TaskSpec(
     metrics=("pearson", "spearman", "rmse"),
     baselines=("mlp_ensemble", "mlp", "lgbm", "pairwise", "global_epistasis", "additive", "mean"),
     trivial="mean",
+    reference='additive',
     data_note="PSI regression: real MPSA measurements, the shipped train/test split. details['replicate_ceiling']: "
     "replicate-vs-replicate Pearson on the test 9-mers both files measured, sqrt of it = ceiling. "
     "details['site_vs_decoy'] is SEMI-SYNTHETIC: real hg38 5' splice sites (source logomaker_hg38_5ss, GENCODE) vs decoys drawn "

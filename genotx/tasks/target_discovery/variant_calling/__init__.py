@@ -60,6 +60,7 @@ SPEC = TaskSpec(
     metrics=("f1", "precision", "recall", "snv_f1", "snv_precision", "snv_recall", "indel_f1", "indel_precision", "indel_recall"),
     baselines=("cnn", "bcftools", "allele_fraction"),
     trivial="allele_fraction",
+    reference='bcftools',
     data_note=(
         "real phage lambda genome; the diploid samples (SNVs, indels, het/hom genotypes) and their Illumina-like "
         "reads are SIMULATED (seeded) and aligned by genotx; the real-read check uses real 1000 Genomes reads "

@@ -59,6 +59,7 @@ SPEC = TaskSpec(
     metrics=("pearson", "spearman", "rmse"),
     baselines=("global_epistasis", "additive", "mutation_count", "mean"),
     trivial="mean",
+    reference='additive',
     data_note="Real deep mutational scans (MAVE-NN datasets). Wild type = per-position consensus. GB1: seeded "
     "60,000-row subsample of 530,737 doubles. details['noise_ceiling'] = sqrt(1 - mean(dy^2)/var(y)) on the test rows. "
     "details['causal_ranking_simulated'] is SIMULATED: phenotypes built from real single-mutant effects at hidden "

@@ -54,6 +54,7 @@ SPEC = TaskSpec(
     metrics=("auroc", "aupr", "spearman"),
     baselines=("lgbm", "product", "cfd", "mismatch_count"),
     trivial="mismatch_count",
+    reference='cfd',
     data_note="Semi-synthetic: real guides (600 Doench 2016 spacers) and real factor tables, simulated sites and "
     "activities. Candidate sites (1-6 mismatches, non-NGG PAMs, 1-nt bulges) are planted; activity is generated "
     "from MOFF's real single-mismatch, PAM and pairwise matrices with its combination rules, a simulated "

@@ -50,6 +50,7 @@ SPEC = TaskSpec(
     metrics=("spearman_per_gene", "spearman", "pearson", "rmse"),
     baselines=("ensemble", "lgbm", "cnn", "gc_only"),
     trivial="gc_only",
+    anchor="Rule Set 2 (Doench et al. 2016) is the field's model for these screens; its trained model does not ship offline, so no like-for-like figure",
     citation="Doench et al. (2016) Nat Biotechnol 34:184",
 )
 

