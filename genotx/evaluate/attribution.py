@@ -29,6 +29,12 @@ Outputs
   best window of each sequence (for unaligned sequences such as ChIP-seq peaks).
 * :func:`compare_motifs` -> best Pearson r between two matrices over offsets and both strands.
 * :func:`motifs_from_model` does it all and returns a JSON-ready :class:`MotifReport`.
+* Any fitted model of a sequence task: :func:`sequence_scorer` scores one-hot through the model's own
+  ``predict`` on decoded strings; :func:`torch_view` gives a differentiable module equal to it (checked
+  on a probe) when the model is a torch network on the one-hot; :func:`randomisation_cascade` gives
+  its layer-wise randomised copies (a sanity check of attributions).
+* :func:`find_seqlets` -> windows of high |contribution| per sequence; :func:`cluster_seqlets` ->
+  :class:`SeqletMotif` (aligned seqlets: a contribution-weighted matrix and letter counts).
 
 Positions are 0-based and ``stop`` is exclusive, as in Python slices.
 """
@@ -62,6 +68,14 @@ __all__ = [
     "MotifMatch",
     "MotifReport",
     "motifs_from_model",
+    "onehot_strings",
+    "sequence_scorer",
+    "torch_view",
+    "randomisation_cascade",
+    "Seqlet",
+    "find_seqlets",
+    "SeqletMotif",
+    "cluster_seqlets",
 ]
 
 Scorer = Callable[[np.ndarray], np.ndarray]
@@ -241,11 +255,13 @@ def integrated_gradients(model, onehot, *, n_steps: int = 32, baseline: float = 
 
 
 def input_gradients(model, onehot, *, target: int | None = None, batch_size: int = 512) -> np.ndarray:
-    """Gradient of the score with respect to the one-hot input, ``(n, length, alphabet)``.
+    """Gradient of the score with respect to the one-hot input, ``(n, length, alphabet)`` (Captum's
+    ``Saliency`` with ``abs=False``: the signed gradient).
 
-    Centred per position (as :func:`attribute` does with ``method="gradient"``) it is the first-order
+    Centred per position (as :func:`attribute` does with ``method="saliency"``) it is the first-order
     (Taylor) estimate of the saturation-mutagenesis effects, at the cost of one backward pass.
     """
+    from captum.attr import Saliency
     import torch
 
     score = onehot_scorer(model, target=target)
@@ -253,12 +269,12 @@ def input_gradients(model, onehot, *, target: int | None = None, batch_size: int
     if network is None:
         raise InputError("model", "gradients need a torch model", fix="use method='ism' for other models")
     x = _check_onehot(onehot)
+    saliency = Saliency(lambda t: score.output(network(t)))
     out = []
     with _eval_mode(network):
         for start in range(0, len(x), batch_size):
             inputs = torch.as_tensor(x[start : start + batch_size]).clone().requires_grad_(True)
-            score.output(network(inputs)).sum().backward()
-            out.append(inputs.grad.numpy())
+            out.append(saliency.attribute(inputs, abs=False).detach().numpy())
     return np.concatenate(out).astype(np.float32) if out else np.zeros(x.shape, np.float32)
 
 
@@ -280,7 +296,7 @@ def attribute(model, onehot, *, method: str = "ism", target: int | None = None, 
     if method == "ism":
         effects = saturation_mutagenesis(model, x, target=target, **options)
         return effects - effects.mean(axis=2, keepdims=True)
-    if method == "gradient":
+    if method in ("gradient", "saliency"):
         grads = input_gradients(model, x, target=target, **options)
         return grads - grads.mean(axis=2, keepdims=True)
     if method == "integrated_gradients":
@@ -289,7 +305,7 @@ def attribute(model, onehot, *, method: str = "ism", target: int | None = None, 
         path_gradient = attributions / (x - baseline)  # IG = mean path gradient x (input - baseline)
         # centred per position: the observed base's value is IG's attribution of that position
         return path_gradient - path_gradient.mean(axis=2, keepdims=True)
-    raise InputError("method", f"{method!r} is not an attribution method", fix="use 'ism', 'gradient' or 'integrated_gradients'")
+    raise InputError("method", f"{method!r} is not an attribution method", fix="use 'ism', 'saliency' or 'integrated_gradients'")
 
 
 def effect_matrix(contributions: np.ndarray) -> np.ndarray:
@@ -440,7 +456,8 @@ class MotifMatch:
 
 def _centre(m: np.ndarray) -> np.ndarray:
     m = np.asarray(m, dtype=float)
-    return m - m.mean(axis=1, keepdims=True)
+    with _quiet_nan():
+        return m - np.nanmean(m, axis=1, keepdims=True)
 
 
 def _best_alignment(q: np.ndarray, refs: Sequence[tuple[str, np.ndarray]], min_overlap: int) -> tuple[float, int, str, int]:
@@ -451,7 +468,9 @@ def _best_alignment(q: np.ndarray, refs: Sequence[tuple[str, np.ndarray]], min_o
         for offset in range(min_overlap - lr, lq - min_overlap + 1):
             q0, q1 = max(offset, 0), min(offset + lr, lq)
             a, b = q[q0:q1].ravel(), ref[q0 - offset : q1 - offset].ravel()
-            if a.std() == 0 or b.std() == 0:
+            ok = np.isfinite(a) & np.isfinite(b)  # NaN: a masked cell (a letter never seen there)
+            a, b = a[ok], b[ok]
+            if len(a) < 3 or a.std() == 0 or b.std() == 0:
                 continue
             r = float(np.corrcoef(a, b)[0, 1])
             if r > best[0]:
@@ -630,3 +649,305 @@ def motifs_from_model(
         for name, ref in references.items():
             report.matches[name] = compare_motifs(logodds, ref, n_null=n_null, random_state=random_state)
     return report
+
+
+# ----------------------------------------------------------------------------------------------
+# any fitted sequence model: its own predict on strings, and a differentiable view when one exists
+
+
+def onehot_strings(onehot, alphabet: str, *, unknown: str = "N") -> np.ndarray:
+    """The strings of a one-hot array ``(n, L, A)`` over ``alphabet`` (an all-zero row -> ``unknown``).
+
+    Examples
+    --------
+    >>> onehot_strings(one_hot(["ACGN"]), "ACGT").tolist()
+    ['ACGN']
+    """
+    x = _check_onehot(onehot)
+    letters = np.frombuffer((alphabet + unknown).encode(), dtype=np.uint8)
+    idx = np.where(x.max(axis=2) > 0, x.argmax(axis=2), len(alphabet))
+    raw = np.ascontiguousarray(letters[idx])
+    return raw.view(f"S{x.shape[1]}").ravel().astype(str) if x.shape[1] else np.full(len(x), "", dtype=object)
+
+
+def sequence_scorer(estimator, alphabet: str, *, column: str = "sequence", unknown: str = "N",
+                    extra: Mapping[str, object] | None = None) -> Scorer:
+    """``(n, L, A) one-hot -> (n,) scores`` through the estimator's own ``predict`` on a frame of strings.
+
+    Works for any fitted model of a sequence task (a Pipeline with its featurizer, an ensemble, a
+    LightGBM on k-mers): the one-hot is decoded to strings over ``alphabet`` and put in ``column``
+    (``extra`` adds constant columns). A binary classifier is scored by the log-odds of its second class.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> class GCount:
+    ...     def predict(self, frame): return frame["sequence"].str.count("G").to_numpy(float)
+    >>> sequence_scorer(GCount(), "ACGT")(one_hot(["GGA", "ACT"])).tolist()
+    [2.0, 0.0]
+    """
+    import pandas as pd
+
+    def score(x: np.ndarray) -> np.ndarray:
+        out = []
+        for start in range(0, len(x), 50_000):  # bounded memory for ISM batches
+            frame = pd.DataFrame({column: onehot_strings(x[start : start + 50_000], alphabet, unknown=unknown)})
+            for name, value in dict(extra or {}).items():
+                frame[name] = value
+            if hasattr(estimator, "predict_proba") and not hasattr(estimator, "y_mean_"):
+                p = np.clip(np.asarray(estimator.predict_proba(frame))[:, 1], 1e-7, 1 - 1e-7)
+                out.append(np.log(p) - np.log1p(-p))
+            else:
+                out.append(np.asarray(estimator.predict(frame), dtype=np.float64))
+        return np.concatenate(out) if out else np.zeros(0)
+
+    return score
+
+
+def _network_members(estimator) -> list[tuple]:
+    """(network, input shape, scale, offset) of each torch regressor inside ``estimator`` (a Pipeline's
+    last step, a VotingRegressor's members); [] when some member is not one."""
+    from sklearn.ensemble import VotingRegressor
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(estimator, VotingRegressor):
+        if estimator.weights is not None:
+            return []
+        members = [_network_members(e) for e in estimator.estimators_]
+        return [m for ms in members for m in ms] if all(members) else []
+    if isinstance(estimator, Pipeline):
+        estimator = estimator.steps[-1][1]
+    inner = getattr(estimator, "estimator_", None)  # thread wrappers keep the fitted model here
+    if inner is not None and hasattr(inner, "network_"):
+        estimator = inner
+    if not hasattr(estimator, "network_") or hasattr(estimator, "classes_"):
+        return []
+    theta = getattr(estimator, "theta_", None)
+    shape = (len(theta),) if theta is not None else tuple(getattr(estimator, "input_shape_", ()) or ())
+    if not shape:
+        return []
+    return [(estimator.network_, shape, float(getattr(estimator, "y_std_", 1.0)), float(getattr(estimator, "y_mean_", 0.0)))]
+
+
+def torch_view(estimator, probe, alphabet: str, *, column: str = "sequence", rtol: float = 1e-3):
+    """A ``torch.nn.Module`` ``(n, L, A) one-hot -> (n, 1)`` score equal to ``estimator.predict`` on the
+    decoded strings, or None when the model is not a torch network on the one-hot (LightGBM, k-mers).
+
+    The view is built from the torch regressors inside the model (a Pipeline's last step, or the mean
+    of a VotingRegressor's members) and accepted only if it reproduces the model's own predictions
+    on ``probe`` (one-hot rows): gradients are then gradients of the model the user fitted.
+    """
+    import torch
+    from torch import nn
+
+    members = _network_members(estimator)
+    if not members:
+        return None
+
+    class _View(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.nets = nn.ModuleList([m[0] for m in members])
+            self.shapes = [m[1] for m in members]
+            self.scales = [m[2] for m in members]
+            self.offsets = [m[3] for m in members]
+
+        def forward(self, x):
+            outs = [net(x.reshape(len(x), *shape))[:, :1] * scale + offset
+                    for net, shape, scale, offset in zip(self.nets, self.shapes, self.scales, self.offsets)]
+            return torch.stack(outs).mean(dim=0)
+
+    view = _View()
+    x = _check_onehot(probe)
+    try:
+        mine = _torch_scorer(view)(x)
+    except RuntimeError:  # shapes do not fit: not a network on this one-hot
+        return None
+    theirs = sequence_scorer(estimator, alphabet, column=column)(x)
+    scale = max(float(np.std(theirs)), 1e-6)
+    return view if np.allclose(mine, theirs, rtol=rtol, atol=rtol * scale) else None
+
+
+def randomisation_cascade(network) -> list[tuple[str, object]]:
+    """Cascading model-parameter randomisation (Adebayo et al. 2018): copies of ``network`` with its
+    top 1, 2, ... parameterised layers re-initialised (from the output down), as ``(layer, copy)``.
+
+    Each layer is re-initialised by its own ``reset_parameters`` (PyTorch's default initialisation),
+    with a seeded generator. The original is not touched.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
+    >>> [name for name, _ in randomisation_cascade(net)]
+    ['1.2', '2.0']
+    """
+    import copy
+
+    import torch
+
+    layers = [name for name, module in network.named_modules()
+              if hasattr(module, "reset_parameters") and any(True for _ in module.parameters(recurse=False))]
+    out = []
+    for depth in range(1, len(layers) + 1):
+        clone = copy.deepcopy(network)
+        modules = dict(clone.named_modules())
+        torch.manual_seed(depth)
+        for name in layers[::-1][:depth]:
+            modules[name].reset_parameters()
+        out.append((f"{depth}.{layers[::-1][depth - 1]}", clone))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# seqlets -> motifs (a small TF-MoDISco-like step: modisco-lite is not in the environment)
+
+
+@dataclass(frozen=True)
+class Seqlet:
+    """A window ``[start, stop)`` of sequence ``row`` with a high summed |contribution| (``score``)."""
+
+    row: int
+    start: int
+    stop: int
+    score: float
+
+
+def find_seqlets(contributions: np.ndarray, onehot, *, width: int = 10, max_per_sequence: int = 3,
+                 threshold: float | None = None) -> list[Seqlet]:
+    """Peaks of |observed-base contribution| summed over a ``width`` window, up to ``max_per_sequence``
+    non-overlapping ones per sequence, strongest first.
+
+    The default ``threshold`` is Otsu's cut on the log of all window sums (as :func:`find_sites`):
+    windows split into background and signal without assuming how many seqlets there are.
+
+    Examples
+    --------
+    >>> x = one_hot(["ACGTACGTACGTACGTACGT"])
+    >>> c = np.zeros((1, 20, 4)); c[0, 5:9] = 1.0
+    >>> [(s.start, s.stop) for s in find_seqlets(c * x, x, width=4)]
+    [(5, 9)]
+    """
+    x = _check_onehot(onehot)
+    n, length, _ = x.shape
+    width = min(width, length)
+    a = np.abs(observed(contributions, x))
+    csum = np.concatenate([np.zeros((n, 1)), np.cumsum(a, axis=1)], axis=1)
+    window = csum[:, width:] - csum[:, :-width]  # (n, L - w + 1)
+    if threshold is None:
+        flat = window.ravel()
+        if not (flat > 0).any():
+            return []
+        eps = 1e-3 * flat.max()
+        threshold = float(np.exp(otsu_threshold(np.log(np.maximum(flat, 0) + eps)))) - eps
+    window = window.copy()
+    found = []
+    rows = np.arange(n)
+    for _ in range(max_per_sequence):
+        best = window.argmax(axis=1)
+        value = window[rows, best]
+        for i in np.flatnonzero(value > threshold):
+            found.append(Seqlet(int(i), int(best[i]), int(best[i] + width), float(value[i])))
+        lo = np.maximum(best - width + 1, 0)
+        hi = np.minimum(best + width, window.shape[1])
+        cols = np.arange(window.shape[1])
+        window[(cols[None] >= lo[:, None]) & (cols[None] < hi[:, None])] = -np.inf
+    return sorted(found, key=lambda s: -s.score)
+
+
+@dataclass
+class SeqletMotif:
+    """One cluster of aligned seqlets: ``cwm`` (mean contribution per position and letter, the
+    model's preference: higher raises the score), ``counts`` (letters of the aligned seqlets),
+    ``members`` (row, start, strand) and ``score`` (summed seqlet scores)."""
+
+    cwm: np.ndarray
+    counts: np.ndarray
+    members: list[tuple[int, int, str]]
+    score: float
+
+    @property
+    def consensus_index(self) -> np.ndarray:
+        return np.asarray(self.cwm).argmax(axis=1)
+
+
+def _windows(values: np.ndarray, seqlets: Sequence[Seqlet], width: int, pad: int) -> np.ndarray:
+    """(m, width + 2 pad, A) windows around each seqlet start (zero beyond the sequence)."""
+    padded = np.pad(values, ((0, 0), (pad, pad), (0, 0)))
+    rows = np.array([s.row for s in seqlets])
+    starts = np.array([s.start for s in seqlets])
+    idx = starts[:, None] + np.arange(width + 2 * pad)[None, :]
+    return padded[rows[:, None], idx]
+
+
+def _pearson_rows(seed: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Pearson r of a flat ``seed`` with each row of ``candidates`` (0 where either is constant)."""
+    a = seed - seed.mean()
+    b = candidates - candidates.mean(axis=1, keepdims=True)
+    den = np.sqrt((a**2).sum() * (b**2).sum(axis=1))
+    return np.where(den > 0, b @ a / np.where(den > 0, den, 1.0), 0.0)
+
+
+def cluster_seqlets(seqlets: Sequence[Seqlet], contributions: np.ndarray, onehot, *, max_shift: int = 3,
+                    both_strands: bool = True, min_similarity: float = 0.6, min_size: int = 5,
+                    max_clusters: int = 8) -> list[SeqletMotif]:
+    """Greedy seed-and-grow clustering of seqlets by their contribution patterns.
+
+    The strongest unassigned seqlet seeds a cluster; every unassigned seqlet joins it when its
+    window (shifted by up to ``max_shift`` and, with ``both_strands``, reverse-complemented)
+    correlates with the seed's pattern at ``min_similarity`` or more; the seed is then replaced by the
+    members' mean pattern and membership is recomputed once. Clusters smaller than ``min_size`` are
+    dropped (their seqlets stay unassigned). Hand-written (a few numpy lines) because TF-MoDISco
+    (modisco-lite) is not among the project's dependencies.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> seqs = ["".join(rng.choice(list("ACGT"), 30)) for _ in range(40)]
+    >>> seqs = [s[:10] + "TTGACA" + s[16:] for s in seqs]
+    >>> x = one_hot(seqs); c = np.zeros(x.shape); c[:, 10:16] = one_hot(["TTGACA"])[0] - 0.25
+    >>> motifs = cluster_seqlets(find_seqlets(c, x, width=6), c, x)
+    >>> len(motifs), "".join(np.array(list("ACGT"))[motifs[0].consensus_index])
+    (1, 'TTGACA')
+    """
+    x = _check_onehot(onehot)
+    seqlets = list(seqlets)
+    if not seqlets:
+        return []
+    width = seqlets[0].stop - seqlets[0].start
+    hyp = np.nan_to_num(np.asarray(contributions, dtype=np.float64))
+    win_c = _windows(hyp, seqlets, width, max_shift)  # (m, w + 2s, A)
+    win_x = _windows(x.astype(np.float64), seqlets, width, max_shift)
+    shifts = np.arange(2 * max_shift + 1)
+    # every candidate placement: (m, S * strands, w, A)
+    cand_c = np.stack([win_c[:, s : s + width] for s in shifts], axis=1)
+    cand_x = np.stack([win_x[:, s : s + width] for s in shifts], axis=1)
+    strands = ["+"] * len(shifts)
+    if both_strands:
+        cand_c = np.concatenate([cand_c, cand_c[:, :, ::-1, ::-1]], axis=1)
+        cand_x = np.concatenate([cand_x, cand_x[:, :, ::-1, ::-1]], axis=1)
+        strands += ["-"] * len(shifts)
+    flat = cand_c.reshape(len(seqlets), len(strands), -1)
+    penalty = 1e-6 * np.abs(np.r_[shifts, shifts][: len(strands)] - max_shift)  # ties: the unshifted window
+    free = np.ones(len(seqlets), dtype=bool)
+    scores = np.array([s.score for s in seqlets])
+    motifs: list[SeqletMotif] = []
+    while free.any() and len(motifs) < max_clusters:
+        seed_i = int(np.flatnonzero(free)[np.argmax(scores[free])])
+        pattern = cand_c[seed_i, max_shift].ravel()
+        for _ in range(2):
+            r = np.stack([_pearson_rows(pattern, flat[:, k]) for k in range(len(strands))], axis=1) - penalty
+            best = r.argmax(axis=1)
+            members = np.flatnonzero(free & (r[np.arange(len(seqlets)), best] >= min_similarity))
+            members = np.union1d(members, [seed_i])
+            pattern = cand_c[members, best[members]].mean(axis=0).ravel()
+        free[seed_i] = False
+        if len(members) < min_size:
+            continue
+        free[members] = False
+        motifs.append(SeqletMotif(
+            cwm=cand_c[members, best[members]].mean(axis=0), counts=cand_x[members, best[members]].sum(axis=0),
+            members=[(seqlets[i].row, seqlets[i].start + int(shifts[best[i] % len(shifts)]) - max_shift, strands[best[i]])
+                     for i in members],
+            score=float(scores[members].sum())))
+    return sorted(motifs, key=lambda m: -m.score)
