@@ -9,7 +9,7 @@ numbered from ``first``). A semi-synthetic landscape also puts its noise-free fi
 ``spike_semisynthetic`` (the task's default) builds multi-mutant fitness from real parts: the
 measured cell-entry effect of each single spike mutation (real, Dadonaite et al. 2023) and the real
 genotypes of the barcoded library Lib-2 (1-18 mutations per variant), combined by a global-epistasis
-sigmoid (:class:`GlobalEpistasis`: effects add on a latent scale and saturate at a floor and a
+sigmoid (:class:`genotx.simulate.landscapes.GlobalEpistasis`: effects add on a latent scale and saturate at a floor and a
 ceiling, as in the Bloom lab's own models) plus measurement noise at the effects' median
 between-library standard deviation. No multi-mutant entry measurement ships offline; the library's
 only measured phenotype (antibody escape) is too noisy to design on (barcode halves: Spearman ~0.1).
@@ -22,12 +22,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, logit
 
 from genotx.data.dataset import Dataset
+from genotx.simulate.landscapes import global_epistasis_library
 from genotx.tasks.therapeutics.virus_vector_design import variants as V
 
-__all__ = ["GlobalEpistasis", "spike_effects", "spike_wild_type", "spike_semisynthetic", "spike_entry", "gb1",
+__all__ = ["spike_effects", "spike_wild_type", "spike_semisynthetic", "spike_entry", "gb1",
            "from_table", "AAV2_REGION", "AAV2_FIRST"]
 
 log = logging.getLogger(__name__)
@@ -36,36 +36,6 @@ log = logging.getLogger(__name__)
 AAV2_REGION = "DEEEIRTTNPVATEQYGSVSTNLQRGNR"
 AAV2_FIRST = 561
 GB1_FIRST = 2  # mavenn's GB1 sequences start at residue 2 of protein G's B1 domain (Olson et al. 2014)
-_MARGIN = 0.25  # the sigmoid's floor/ceiling sit this far beyond the most extreme measured single effects
-
-
-class GlobalEpistasis:
-    """Noise-free fitness of a variant: ``g(sum of latent effects)``, ``g`` a sigmoid from ``low`` to
-    ``high`` with ``g(0) = 0`` (the wild type), each mutation's latent effect chosen so that the
-    single mutant's fitness is its measured effect.
-
-    Examples
-    --------
-    >>> land = GlobalEpistasis({"A1C": -1.0, "K2R": 0.5}, low=-4.0, high=2.0)
-    >>> np.round(land(pd.DataFrame({"mutations": ["", "A1C", "A1C K2R"]})), 3).tolist()
-    [0.0, -1.0, -0.4]
-    """
-
-    def __init__(self, effects: dict[str, float], *, low: float, high: float) -> None:
-        self.low, self.high = float(low), float(high)
-        self.offset = float(logit(-self.low / (self.high - self.low)))
-        self.latent = {t: self._to_latent(e) for t, e in effects.items()}
-
-    def _to_latent(self, observed: float) -> float:
-        return float(logit((observed - self.low) / (self.high - self.low)) - self.offset)
-
-    def fitness(self, mutations) -> np.ndarray:
-        """Noise-free fitness of each mutation list (NaN when a mutation has no measured effect)."""
-        latent = np.array([sum(self.latent.get(t, np.nan) for t in str(m).split()) for m in mutations], dtype=float)
-        return self.low + (self.high - self.low) * expit(latent + self.offset)
-
-    def __call__(self, designs: pd.DataFrame) -> np.ndarray:
-        return self.fitness(designs["mutations"].fillna("").astype(str).tolist())
 
 
 def spike_effects(path: str | Path) -> pd.DataFrame:
@@ -99,17 +69,15 @@ def spike_semisynthetic(effects_path: str | Path, library_path: str | Path, *, r
     effects = spike_effects(effects_path)
     wild_type = spike_wild_type(effects)
     changed = effects[effects["wildtype"] != effects["mutant"]]
-    land = GlobalEpistasis(dict(zip(changed["token"], changed["effect"])), low=changed["effect"].min() - _MARGIN,
-                           high=changed["effect"].max() + _MARGIN)
+    effect_of = dict(zip(changed["token"], changed["effect"]))
     library = pd.read_csv(library_path, dtype={"aa_substitutions": str}, keep_default_na=False)
     mutations = [V.canonical(m.split()) for m in library["aa_substitutions"]]
-    known = np.array([all(t in land.latent for t in m.split()) for m in mutations])
+    known = np.array([all(t in effect_of for t in m.split()) for m in mutations])
     if (~known).any():
         log.info("spike library: %d variant(s) with a mutation of no measured effect left out", int((~known).sum()))
     mutations = [m for m, k in zip(mutations, known) if k]
-    truth = land.fitness(mutations)
     noise = float(np.nanmedian(effects["effect_std"]))
-    measured = truth + np.random.default_rng(random_state).normal(scale=noise, size=len(truth))
+    land, truth, measured = global_epistasis_library(effect_of, mutations, noise=noise, random_state=random_state)
     meta = {"sources": ("polyclonal_spike",), "data_kind": "semi-synthetic",
             "simulated": f"multi-mutant fitness = global-epistasis sigmoid of the real single-mutation entry effects "
                          f"(floor {land.low:.2f}, ceiling {land.high:.2f}) + Gaussian noise sd {noise:.3f} (seed "

@@ -158,7 +158,8 @@ class _Generator(RegressorMixin, BaseEstimator):
         if len(lists) != len(y):
             raise ValueError(f"X has {len(lists)} variants but y has {len(y)} values")
         seen = {t for row in lists for t in row if V.position(t)[1] <= 1}  # a 2nd inserted residue needs its 1st
-        self.changes_ = np.array(sorted(seen, key=V.position), dtype=object)  # position order: sorted ids read in order
+        # position order (sorted ids read in order); the token breaks ties, as a set's order changes per process
+        self.changes_ = np.array(sorted(seen, key=lambda t: (V.position(t), t)), dtype=object)
         slots = pd.factorize(np.array([V.slot(t) for t in self.changes_], dtype=object))[0]
         self.slot_of_ = slots.astype(np.int64)
         index = {t: k for k, t in enumerate(self.changes_)}
