@@ -59,3 +59,15 @@ def toy_task(monkeypatch):
     task = Task.from_module(_toy_module())
     monkeypatch.setitem(TASKS._items, "toy_regression", task)
     return task
+
+
+@pytest.fixture
+def toy_shift_result():
+    """A shift result with a known gap (0.3) and a helpful adaptation (+0.1) on every seed."""
+    from genotx.challenges.shift import ShiftResult
+
+    runs = [{"role": role, "method": method, "seed": seed, "metrics": {"pearson": value + 0.01 * seed}}
+            for seed in (0, 1, 2)
+            for role, method, value in (("reference", "none", 0.8), ("shifted", "none", 0.5), ("shifted", "coral", 0.6))]
+    return ShiftResult(task="drug_response", model="lgbm", split="cold_tissue", reference="random", what="held-out tissues",
+                       metric="pearson", greater_is_better=True, methods=["coral"], seeds=[0, 1, 2], runs=runs, data_kind="real")

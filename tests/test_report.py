@@ -32,21 +32,11 @@ def test_report_from_toy_runs(toy_task, tmp_path):
     assert page.count("data:image/png;base64,") >= 2 and "toy_regression" in page
 
 
-def _toy_shift_result():
-    from genotx.challenges.shift import ShiftResult
-
-    runs = [{"role": role, "method": method, "seed": seed, "metrics": {"pearson": value + 0.01 * seed}}
-            for seed in (0, 1, 2)
-            for role, method, value in (("reference", "none", 0.8), ("shifted", "none", 0.5), ("shifted", "coral", 0.6))]
-    return ShiftResult(task="drug_response", model="lgbm", split="cold_tissue", reference="random", what="held-out tissues",
-                       metric="pearson", greater_is_better=True, methods=["coral"], seeds=[0, 1, 2], runs=runs, data_kind="real")
-
-
-def test_report_draws_a_section_per_challenge_result_and_flags_a_damaged_one(tmp_path):
+def test_report_draws_a_section_per_challenge_result_and_flags_a_damaged_one(toy_shift_result, tmp_path):
     from genotx.challenges.shift import save_shift
     from genotx.report.html import challenge_sections
 
-    save_shift(_toy_shift_result(), tmp_path)
+    save_shift(toy_shift_result, tmp_path)
     (tmp_path / "challenges" / "broken.json").write_text('{"challenge": "no_such_tool"}')
     sections = challenge_sections(tmp_path)
     assert [s["title"].startswith("Distribution shift") for s in sections] == [False, True]  # sorted by file name

@@ -29,7 +29,7 @@ def chromium() -> str:
     return path
 
 
-def test_report_renders_in_a_real_browser(chromium, toy_task, tmp_path):
+def test_report_renders_in_a_real_browser(chromium, toy_task, toy_shift_result, tmp_path):
     pytest.importorskip("playwright")
     from matplotlib import image
     from playwright.sync_api import sync_playwright
@@ -38,11 +38,14 @@ def test_report_renders_in_a_real_browser(chromium, toy_task, tmp_path):
     from genotx.engine.records import ResultStore
     from genotx.report.html import write_report
 
+    from genotx.challenges.shift import save_shift
+
     store = ResultStore(tmp_path)
     for seed in (0, 1):
         for model in ("ridge", "mean"):
             record, outcome = genotx.run(toy_task, model=model, split="cold_entity", seed=seed)
             store.write(record, outcome.predictions)
+    save_shift(toy_shift_result, tmp_path)  # an open-problem section with its own plots
     report = write_report(tmp_path)
     requests, errors = [], []
     with sync_playwright() as p:
@@ -54,7 +57,7 @@ def test_report_renders_in_a_real_browser(chromium, toy_task, tmp_path):
         page.goto(report.as_uri())
         page.wait_for_load_state("load")
         plots = page.query_selector_all("img.plot")
-        assert len(plots) >= 2
+        assert len(plots) >= 4 and len(page.query_selector_all(".challenge img.plot")) == 2
         for plot in plots:
             assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", plot)
             pixels = image.imread(io.BytesIO(plot.screenshot()), format="png")[..., :3]
