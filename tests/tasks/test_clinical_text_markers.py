@@ -20,7 +20,7 @@ from genotx.tasks.post_market import clinical_text_markers as ctm
 from genotx.tasks.post_market.clinical_text_markers.lexicon import GeneLexicon, HpoDictionary, find_markers, normalise_marker
 from genotx.tasks.post_market.clinical_text_markers.models import NoSpans, SpanExtractor
 from genotx.tasks.post_market.clinical_text_markers.protocol import per_type_table, status_confusion
-from genotx.tasks.post_market.clinical_text_markers.text import context_status
+from genotx.featurize.text import context_status
 
 LEX = GeneLexicon(["EGFR", "KRAS", "APC"])
 

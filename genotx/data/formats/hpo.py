@@ -10,6 +10,8 @@ Accepted inputs
   ``disease_name``, ``qualifier``, ``hpo_id``, ``frequency``, ``aspect`` (+ others). Frequencies
   ``n/m``, ``x%`` or an HPO frequency term (``HP:0040280``..``HP:0040285``) become a float in
   [0, 1]; an empty cell becomes NaN.
+* ``hp.obo`` names and synonyms (:func:`read_hpo_synonyms`): the ``name`` and the EXACT, NARROW
+  and RELATED ``synonym`` lines of each active term (what a phenotype dictionary matches in text).
 * ``genes_to_phenotype.txt``: tab-separated with columns ``ncbi_gene_id``, ``gene_symbol``,
   ``hpo_id``, ``frequency``, ``disease_id``.
 
@@ -35,6 +37,7 @@ __all__ = [
     "parse_obo",
     "read_hpoa",
     "read_genes_to_phenotype",
+    "read_hpo_synonyms",
     "parse_frequency",
     "FREQUENCY_TERMS",
     "PHENOTYPIC_ABNORMALITY",
@@ -315,3 +318,31 @@ def read_genes_to_phenotype(path: str | Path) -> pd.DataFrame:
             "disease_id": frame["disease_id"].to_numpy(),
         }
     )
+
+
+_SYNONYM = re.compile(r'^synonym: "(.*)" (EXACT|RELATED|NARROW|BROAD)', re.M)
+
+
+def read_hpo_synonyms(path: str | Path) -> dict[str, list[str]]:
+    """HPO id -> [name, EXACT/NARROW/RELATED synonyms...] of every active term of ``hp.obo`` (file order).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "hp.obo"
+    >>> _ = p.write_text('format-version: 1.2\\n\\n[Term]\\nid: HP:0001250\\nname: Seizure\\nsynonym: "Fits" EXACT []\\nsynonym: "Fit" BROAD []\\n')
+    >>> read_hpo_synonyms(p)
+    {'HP:0001250': ['Seizure', 'Fits']}
+    """
+    out: dict[str, list[str]] = {}
+    for stanza in Path(path).read_text(encoding="utf-8").split("\n[Term]\n")[1:]:
+        stanza = stanza.split("\n[Typedef]")[0]
+        if "\nis_obsolete: true" in stanza:
+            continue
+        id_match = re.search(r"^id: (HP:\d{7})", stanza, re.M)
+        name = re.search(r"^name: (.*)$", stanza, re.M)
+        if not id_match or not name:
+            continue
+        names = [name.group(1).strip()] + [s for s, kind in _SYNONYM.findall(stanza) if kind != "BROAD"]
+        out[id_match.group(1)] = names
+    return out

@@ -25,8 +25,9 @@ score the PhenoBERT paper reports). Per-type tables and the status confusion are
 Baselines: ``tagger`` (token logistic-regression BIO tagger with dictionary features, BIO-constrained
 Viterbi, learned status), ``rules`` (marker patterns / HPO dictionary + ConText-style cue rules) and
 ``nothing`` (no span: the floor). medspaCy would pull numpy 1.26 under the pinned numpy 2.4, so the
-ConText rules are the task's own (``text.py``); sklearn-crfsuite installs cleanly but is not a project
-dependency, so the learned tagger uses scikit-learn only.
+ConText rules are genotx's own (``genotx/featurize/text.py``, shared with rare_disease's note input);
+sklearn-crfsuite installs cleanly but is not a project dependency, so the learned tagger uses
+scikit-learn only.
 
 Honest limits: the template families differ in how results are stated (status cues, layout), while
 marker mentions share one vocabulary, so detection is easy on held-out families and the status is

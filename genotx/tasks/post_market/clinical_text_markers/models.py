@@ -26,7 +26,7 @@ from sklearn.base import BaseEstimator
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from genotx.featurize.text import bio_spans
+from genotx.featurize.text import bio_spans, context_status, context_window, sentence_bounds, tokenize
 from genotx.errors import InputError
 from genotx.simulate.notes import KINDS
 from genotx.tasks.post_market.clinical_text_markers.lexicon import (
@@ -38,7 +38,6 @@ from genotx.tasks.post_market.clinical_text_markers.lexicon import (
     mention_key,
     normalise_marker,
 )
-from genotx.tasks.post_market.clinical_text_markers.text import context_status, context_window, sentence_bounds, tokenize
 
 __all__ = ["SpanExtractor", "NoSpans", "as_documents", "to_object_array"]
 
