@@ -28,13 +28,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from genotx.bio.footprints import footprint_scores
 from genotx.data.dataset import Dataset
 from genotx.errors import UnknownNameError
 from genotx.simulate.species import simulate_species
 from genotx.tasks.clinical.cross_species_translation.footprints import (
     PATHWAYS, PROGENY_TOP, footprint_matrix, gene_panel, reference_check, replicate_sd, source_tables)
 from genotx.tasks.clinical.cross_species_translation.io import read_input
-from genotx.tasks.clinical.cross_species_translation.models import CrossSpeciesRidge, footprint_scores
+from genotx.tasks.clinical.cross_species_translation.models import CrossSpeciesRidge
 from genotx.tasks.clinical.cross_species_translation.protocol import CrossSpeciesTransfer
 from genotx.tasks.clinical.cross_species_translation.splits import TransferSplit
 from genotx.tasks.spec import TaskSpec

@@ -1,6 +1,7 @@
 """PROGENy footprints on a human gene panel: the real parts of the cross-species data.
 
-The mouse model's genes are mapped to human symbols through Ensembl one-to-one orthologs; the
+The PROGENy scorer itself is :mod:`genotx.bio.footprints` (shared with pathway_analysis). The mouse
+model's genes are mapped to human symbols through Ensembl one-to-one orthologs; the
 panel is the union of each pathway's ``PANEL_TOP`` mouse genes (lowest p-value) that also have a
 human weight and a PANC1 measurement. :func:`panel_genes` is that list, cached on disk keyed by the
 sources' sha256, so a user's file can be checked against it without building the dataset.
@@ -11,36 +12,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from genotx.bio.footprints import PATHWAYS, PROGENY_TOP, footprint_matrix, footprint_scores
 from genotx.data.cache import cached_array
 from genotx.data.source import source_files, source_sha256
-from genotx.tasks.clinical.cross_species_translation.models import footprint_scores
 
-__all__ = ["PATHWAYS", "PANEL_TOP", "PROGENY_TOP", "footprint_matrix", "to_human_symbols", "replicate_sd",
+__all__ = ["PATHWAYS", "PANEL_TOP", "PROGENY_TOP", "REFERENCE_TOP", "footprint_matrix", "to_human_symbols", "replicate_sd",
            "source_tables", "gene_panel", "panel_genes", "reference_check"]
 
-PATHWAYS = ("Androgen", "EGFR", "Estrogen", "Hypoxia", "JAK-STAT", "MAPK", "NFkB", "p53", "PI3K", "TGFb",
-            "TNFa", "Trail", "VEGF", "WNT")
 PANEL_TOP = 300  # mouse footprint genes per pathway that form the gene panel
-PROGENY_TOP = 100  # genes per pathway of the PROGENy scorer (the package default)
-
-
-def footprint_matrix(model: pd.DataFrame, *, top: int | None = None) -> pd.DataFrame:
-    """Genes x pathways weights of a PROGENy model (gene, pathway, weight, p_value rows).
-
-    ``top`` keeps each pathway's ``top`` genes of lowest p-value (as ``progeny::getModel``; others 0).
-
-    Examples
-    --------
-    >>> m = pd.DataFrame({"gene": ["a", "b", "a", "b"], "pathway": ["P", "P", "Q", "Q"],
-    ...                   "weight": [1.0, 2.0, 3.0, 4.0], "p_value": [0.1, 0.2, 0.3, 0.01]})
-    >>> footprint_matrix(m, top=1).to_dict()
-    {'P': {'a': 1.0, 'b': 0.0}, 'Q': {'a': 0.0, 'b': 4.0}}
-    """
-    if top is not None:
-        model = model.sort_values("p_value", kind="stable").groupby("pathway", sort=False).head(top)
-    out = model.pivot_table(index="gene", columns="pathway", values="weight", aggfunc="first", fill_value=0.0)
-    out.columns = out.columns.astype(str)
-    return out.sort_index()
+REFERENCE_TOP = 10  # genes per pathway with which the R package wrote its expected example scores
 
 
 def to_human_symbols(model: pd.DataFrame, orthologs: pd.DataFrame) -> pd.DataFrame:
@@ -94,20 +74,20 @@ def panel_genes(source: str = "progeny_models") -> list[str]:
 
 
 def reference_check(tables: dict) -> dict[str, dict[str, float]]:
-    """Max |difference| per pathway between :func:`footprint_scores` and the R package's expected scores.
-
-    On the package's example inputs (``human_input.csv``: 121 genes x 8 airway samples; mouse: 88
-    genes x 8 samples) with the package defaults (top 100 genes, scaled across samples).
+    """Max |difference| per pathway between the PROGENy scorer (:mod:`genotx.bio.footprints`) and the
+    R package's expected scores on its example inputs (``human_input.csv``: 121 genes x 8 airway
+    samples; mouse: 88 genes x 8 samples), scored as the package's own test does (``top = 10``,
+    scaled across samples).
     """
     out = {}
     for organism in ("human", "mouse"):
         if f"{organism}_input" not in tables:
             continue
         x, expected = tables[f"{organism}_input"], tables[f"{organism}_expected"]
-        weights = footprint_matrix(tables[f"model_{organism}"], top=PROGENY_TOP)
+        weights = footprint_matrix(tables[f"model_{organism}"], top=REFERENCE_TOP)
         common = x.index.intersection(weights.index)
         names = [c.replace(".", "-") for c in expected.columns]  # R may write JAK.STAT for JAK-STAT
         got = footprint_scores(x.loc[common].T.to_numpy(), weights.loc[common, names].to_numpy())
         diff = np.abs(got - expected.loc[x.columns].to_numpy()).max(axis=0)
-        out[organism] = dict(zip(names, np.round(diff, 6).tolist()))
+        out[organism] = dict(zip(names, np.round(diff, 9).tolist()))
     return out

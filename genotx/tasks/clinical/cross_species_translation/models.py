@@ -31,6 +31,7 @@ from sklearn.linear_model import RidgeCV
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from genotx.bio.footprints import footprint_scores  # re-exported: the one PROGENy scorer
 from genotx.errors import InputError
 
 __all__ = ["CrossSpeciesRidge", "Transductive", "coral_transform", "footprint_scores"]
@@ -73,21 +74,6 @@ def coral_transform(source: np.ndarray, target: np.ndarray, *, reg: float = 1.0)
         vt, et = _spectrum(target)
         white = _matrix_power(source - source.mean(axis=0), vs, es, reg, -0.5)
         return _matrix_power(white, vt, et, reg, 0.5)
-
-
-def footprint_scores(expression: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """PROGENy scores: samples x genes expression times genes x pathways weights, z-scored per pathway.
-
-    As ``progeny(..., scale=TRUE)``: the raw products are standardised across samples (ddof 1).
-
-    Examples
-    --------
-    >>> footprint_scores(np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0]]), np.array([[1.0], [-1.0]])).ravel().tolist()
-    [1.0, -1.0, 0.0]
-    """
-    raw = np.asarray(expression, dtype=np.float64) @ np.asarray(weights, dtype=np.float64)
-    sd = raw.std(axis=0, ddof=1)
-    return (raw - raw.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
 
 
 class CrossSpeciesRidge(RegressorMixin, BaseEstimator):

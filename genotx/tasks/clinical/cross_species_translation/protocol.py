@@ -21,9 +21,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from genotx.bio.footprints import footprint_scores
 from genotx.data.dataset import Dataset
 from genotx.evaluate.protocols import FoldFit, Prediction, Supervised, safe_metrics
-from genotx.tasks.clinical.cross_species_translation.models import CrossSpeciesRidge, Transductive, footprint_scores
+from genotx.tasks.clinical.cross_species_translation.models import CrossSpeciesRidge, Transductive
 
 __all__ = ["CrossSpeciesTransfer"]
 
