@@ -478,13 +478,16 @@ def _best_alignment(q: np.ndarray, refs: Sequence[tuple[str, np.ndarray]], min_o
     return best
 
 
-def compare_motifs(query: np.ndarray, reference: np.ndarray, *, min_overlap: int | None = None, both_strands: bool = True, n_null: int = 0, random_state: int = 0) -> MotifMatch:
+def compare_motifs(query: np.ndarray, reference: np.ndarray, *, min_overlap: int | None = None, both_strands: bool = True, n_null: int = 0, random_state: int = 0,
+                   shuffle: str = "reference") -> MotifMatch:
     """Best Pearson r between per-position-centred matrices over offsets (and strands).
 
     Both matrices are ``(length, 4)`` with the same orientation of meaning (higher = stronger:
     negate energy matrices first). ``min_overlap`` defaults to the shorter length (the shorter
-    matrix lies fully inside the longer one). With ``n_null`` > 0, the reference's rows are
-    shuffled that many times to give an empirical p-value.
+    matrix lies fully inside the longer one). With ``n_null`` > 0, the rows of the ``shuffle``
+    matrix (``"reference"`` or ``"query"``) are shuffled that many times to give an empirical
+    p-value. Shuffle the query when the reference is short or of low complexity (a consensus word
+    such as TATAAT: its own shuffles still look like it); cells that are NaN are left out.
 
     Examples
     --------
@@ -505,7 +508,12 @@ def compare_motifs(query: np.ndarray, reference: np.ndarray, *, min_overlap: int
     if n_null > 0:
         rng = np.random.default_rng(random_state)
         null = []
+        if shuffle not in ("reference", "query"):
+            raise InputError("compare_motifs", f"shuffle={shuffle!r}", fix="use 'reference' or 'query'")
         for _ in range(n_null):
+            if shuffle == "query":
+                null.append(_best_alignment(q[rng.permutation(len(q))], strands, min_overlap)[0])
+                continue
             shuffled = ref[rng.permutation(len(ref))]
             s = [("+", shuffled), ("-", reverse_complement_matrix(shuffled))] if both_strands else [("+", shuffled)]
             null.append(_best_alignment(q, s, min_overlap)[0])
