@@ -368,3 +368,22 @@ def patient_term_matrix(kb: DiseaseKnowledge, patients: list[np.ndarray]) -> spa
     cols = np.concatenate(patients) if patients else np.zeros(0, np.int64)
     direct = sparse.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), shape=(len(patients), len(kb.ic)))
     return (direct @ kb.ontology.ancestors.astype(np.float32)).astype(bool).astype(np.float32).tocsr()
+
+
+def non_phenotype_terms(ontology: Ontology, terms: np.ndarray, *, root: str = PHENOTYPIC_ABNORMALITY) -> np.ndarray:
+    """Mask of ``terms`` (indices) that describe no phenotypic abnormality: the ontology's roots
+    (``HP:0000001 All``), ``root`` itself (carries no information) and every term outside its
+    subtree (modes of inheritance, clinical modifiers, frequencies, onset, past medical history).
+
+    Examples
+    --------
+    >>> from genotx.data.formats.hpo import parse_obo
+    >>> onto = parse_obo("[Term]\\nid: HP:0000001\\n\\n[Term]\\nid: HP:0000118\\nis_a: HP:0000001\\n\\n"
+    ...                  "[Term]\\nid: HP:0000005\\nis_a: HP:0000001\\n\\n[Term]\\nid: HP:0001250\\nis_a: HP:0000118\\n")
+    >>> non_phenotype_terms(onto, onto.encode(["HP:0000001", "HP:0000118", "HP:0000005", "HP:0001250"])).tolist()
+    [True, True, True, False]
+    """
+    inside = np.zeros(len(ontology), bool)
+    inside[ontology.descendants(root)] = True
+    inside[ontology.encode([root])] = False
+    return ~inside[np.asarray(terms, dtype=np.int64)]

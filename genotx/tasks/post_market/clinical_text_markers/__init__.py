@@ -54,6 +54,7 @@ from genotx.data.source import source_files
 from genotx.errors import InputError, UnknownNameError
 from genotx.evaluate.protocols import documents_array
 from genotx.evaluate.splits import ColdSplit, Fold, PredefinedSplit
+from genotx.featurize.text import read_notes
 from genotx.simulate.notes import simulate_notes
 from genotx.tasks.post_market.clinical_text_markers.lexicon import hpo_genes
 from genotx.tasks.post_market.clinical_text_markers.models import NoSpans, SpanExtractor
@@ -207,7 +208,6 @@ PROTOCOL = TextExtraction()
 
 PREDICT_OPTIONS = {"entities": ("markers", "phenotypes")}
 TRAIN_OPTIONS = ("entities",)
-MAX_BYTES = 5_000_000
 
 
 def training_data(dataset: Dataset, *, entities: str = "markers"):
@@ -218,35 +218,10 @@ def training_data(dataset: Dataset, *, entities: str = "markers"):
     return dataset.inputs, dataset.target
 
 
-def _read_text(path: Path) -> str:
-    raw = path.read_bytes()
-    if len(raw) > MAX_BYTES:
-        raise InputError(str(path), f"is {len(raw):,} bytes; notes over {MAX_BYTES:,} bytes are refused",
-                         fix="split the file into one note per file")
-    if b"\x00" in raw[:4096]:
-        raise InputError(str(path), "looks like a binary file, not text", fix="give plain-text notes (.txt)")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = raw[:err.start].count(b"\n") + 1
-        raise InputError(str(path), f"is not UTF-8 text (byte {err.start})", line=line,
-                         fix="save the note as UTF-8 plain text") from None
-
-
 def read_input(path: str | Path) -> pd.DataFrame:
     """A plain-text note (UTF-8), or a folder of them (``*.txt``, one note per file): one row per
-    note with ``document_id`` (the file name without ``.txt``) and ``text``."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(str(path), "not found", fix="give a .txt note or a folder of .txt notes")
-    files = sorted(path.glob("*.txt")) if path.is_dir() else [path]
-    if not files:
-        raise InputError(str(path), "the folder holds no .txt files", fix="put one note per .txt file in it")
-    rows = [{"document_id": f.stem, "text": _read_text(f)} for f in files]
-    empty = [r["document_id"] for r in rows if not r["text"].strip()]
-    if len(empty) == len(rows):
-        raise InputError(str(files[0]), "is empty", line=1, fix="give a note with text in it")
-    return pd.DataFrame(rows)
+    note with ``document_id`` (the file name without ``.txt``) and ``text`` (:func:`~genotx.featurize.text.read_notes`)."""
+    return read_notes(path)
 
 
 def format_predictions(frame: pd.DataFrame, estimator, *, entities: str = "markers") -> list[dict]:

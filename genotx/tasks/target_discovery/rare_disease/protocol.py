@@ -17,10 +17,29 @@ from genotx.data.dataset import Dataset
 from genotx.errors import InputError
 from genotx.evaluate.protocols import FoldFit, Prediction, Ranking, safe_metrics
 
-__all__ = ["RareDiseaseRanking", "DISEASE_GROUP", "gene_ranks", "group_margin", "disease_group", "binary_view"]
+__all__ = ["RareDiseaseRanking", "DISEASE_GROUP", "gene_scores", "gene_ranks", "group_margin", "disease_group", "binary_view"]
 
 #: the disease group of the binary view: (name, case-insensitive regular expression on disease names)
 DISEASE_GROUP = ("neurodevelopmental", r"intellectual|epilep|encephalopathy|neurodevelopmental")
+
+
+def gene_scores(kb: DiseaseKnowledge, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gene-level aggregation: each gene scored by its best disease (max over the gene's diseases).
+
+    ``scores`` is (patients x ``kb``'s diseases); returns (patients x genes) scores (-inf for a gene
+    of no disease) and the index of the disease that gave each gene its score (the first on ties).
+    """
+    genes = kb.genes.tocsc()
+    has = np.flatnonzero(np.diff(genes.indptr))
+    best = np.full((len(scores), genes.shape[1]), -np.inf, dtype=np.float32)
+    which = np.zeros((len(scores), genes.shape[1]), dtype=np.int64)
+    if len(has):
+        values = scores[:, genes.indices]
+        best[:, has] = np.maximum.reduceat(values, genes.indptr[:-1][has], axis=1)
+        owner = np.repeat(np.arange(genes.shape[1]), np.diff(genes.indptr))
+        position = np.where(values == best[:, owner], np.arange(len(owner)), len(owner))
+        which[:, has] = genes.indices[np.minimum.reduceat(position, genes.indptr[:-1][has], axis=1)]
+    return best, which
 
 
 def gene_ranks(kb: DiseaseKnowledge, scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -29,10 +48,7 @@ def gene_ranks(kb: DiseaseKnowledge, scores: np.ndarray, truth: np.ndarray) -> n
     ``scores`` is (patients x ``kb``'s diseases), ``truth`` each patient's disease index (-1: none).
     """
     truth = np.asarray(truth)
-    genes = kb.genes.tocsc()
-    has = np.flatnonzero(np.diff(genes.indptr))
-    best = np.full((len(scores), genes.shape[1]), -np.inf, dtype=np.float32)
-    best[:, has] = np.maximum.reduceat(scores[:, genes.indices], genes.indptr[:-1][has], axis=1)
+    best, _ = gene_scores(kb, scores)
     true_genes = kb.genes[np.maximum(truth, 0)].toarray() & (truth >= 0)[:, None]
     own = np.where(true_genes, best, -np.inf).max(axis=1)[:, None]
     others = ~true_genes  # ties with another true gene cost nothing: either one is a right answer
