@@ -249,12 +249,15 @@ def permutation_shap(predict: Callable[[pd.DataFrame], np.ndarray], rows: pd.Dat
     independent masker over ``background``); text columns are coded for the masker and decoded for
     the model. Returns ``(phi (n, columns), base value)``.
 
+    The first call in a process spends ~15 s compiling shap's numba kernels (the example is skipped
+    in the doctests for that reason; ``tests/test_explain.py`` runs it as a slow test).
+
     Examples
     --------
     >>> rows = pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]})
     >>> f = lambda f: f["a"].to_numpy() * 2 + (f["b"] == "y").to_numpy()
-    >>> phi, base = permutation_shap(f, rows, rows)
-    >>> np.allclose(phi.sum(axis=1) + base, f(rows))
+    >>> phi, base = permutation_shap(f, rows, rows)  # doctest: +SKIP
+    >>> np.allclose(phi.sum(axis=1) + base, f(rows))  # doctest: +SKIP
     True
     """
     import shap
@@ -417,10 +420,10 @@ def explain(
     n_rows = n_rows or plan.n_rows
     say = progress or (lambda text: None)
     protocol = task.protocol
+    frame = task.read_input(input) if input is not None else None  # a bad file fails before any data is loaded
     data = _load(task, plan, dataset)
     score: dict = {}
-    if input is not None:
-        frame = task.read_input(input)  # validated before anything is fitted
+    if frame is not None:
         rows = plan.model_frame(frame) if plan.model_frame else frame
         rows = rows.iloc[_sample(len(rows), n_rows, seed)].reset_index(drop=True)
         say(f"{task.name}: the cached {model} model (fitted on all the task's data)")
