@@ -548,8 +548,13 @@ def _explain_sequences(result: ExplainResult, plan: ExplainPlan, task, estimator
     references = plan.references() if plan.references else {}
     effect = np.asarray(result.effects[main], dtype=float)
     effect[~seen] = np.nan
+    comparable = effect.copy()
+    # a position where the library varies fewer than 3 letters (rna_splicing fixes G at +1, U/C at +2)
+    # is one contrast at most: left out of the comparison, or a reference's extreme log-odds there decide r
+    comparable[seen.sum(axis=1) < 3] = np.nan
+    checks["positions_compared"] = int((seen.sum(axis=1) >= 3).sum())
     if references:  # each reference placed on the whole effect matrix (an aligned library)
-        frame = _match(effect, references, both_strands=plan.both_strands, seed=seed)
+        frame = _match(comparable, references, both_strands=plan.both_strands, seed=seed)
         for name, m in frame.items():
             ref_len = len(references[name])
             start, stop = max(m["offset"], 0), min(m["offset"] + ref_len, x.shape[1])

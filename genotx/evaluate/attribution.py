@@ -781,7 +781,8 @@ def randomisation_cascade(network) -> list[tuple[str, object]]:
     top 1, 2, ... parameterised layers re-initialised (from the output down), as ``(layer, copy)``.
 
     Each layer is re-initialised by its own ``reset_parameters`` (PyTorch's default initialisation),
-    with a seeded generator. The original is not touched.
+    with a seeded generator; in an ensemble view (a ``nets`` ModuleList, see :func:`torch_view`) step
+    k re-initialises the top k layers of every member. The original is not touched.
 
     Examples
     --------
@@ -793,17 +794,26 @@ def randomisation_cascade(network) -> list[tuple[str, object]]:
     import copy
 
     import torch
+    from torch import nn
 
-    layers = [name for name, module in network.named_modules()
-              if hasattr(module, "reset_parameters") and any(True for _ in module.parameters(recurse=False))]
+    def members(net) -> list:  # an ensemble view (torch_view of a VotingRegressor) keeps its members in ``nets``
+        return list(net.nets) if isinstance(getattr(net, "nets", None), nn.ModuleList) else [net]
+
+    def layers(member) -> list[str]:
+        return [name for name, module in member.named_modules()
+                if hasattr(module, "reset_parameters") and any(True for _ in module.parameters(recurse=False))]
+
+    per_member = [layers(m)[::-1] for m in members(network)]  # output first
     out = []
-    for depth in range(1, len(layers) + 1):
+    for depth in range(1, max(map(len, per_member)) + 1):
         clone = copy.deepcopy(network)
-        modules = dict(clone.named_modules())
         torch.manual_seed(depth)
-        for name in layers[::-1][:depth]:
-            modules[name].reset_parameters()
-        out.append((f"{depth}.{layers[::-1][depth - 1]}", clone))
+        for member, names in zip(members(clone), per_member):
+            modules = dict(member.named_modules())
+            for name in names[:depth]:  # the same depth in every member of an ensemble
+                modules[name].reset_parameters()
+        label = per_member[0][depth - 1] if depth <= len(per_member[0]) else "all"
+        out.append((f"{depth}.{label}", clone))
     return out
 
 
