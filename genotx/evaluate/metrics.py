@@ -85,6 +85,19 @@ _add("pearson_flat", _pearson_flat)
 _add("rmse", lambda y, p: float(np.sqrt(skm.mean_squared_error(y, p))), greater=False)
 _add("mae", lambda y, p: float(skm.mean_absolute_error(y, p)), greater=False)
 _add("r2", lambda y, p: float(skm.r2_score(y, p)))
+
+
+def _pearson_r2(y, p) -> float:
+    """Squared Pearson r: the variance a score explains on its own scale (a polygenic score's R^2),
+    unlike ``r2``, which scores the predicted values themselves.
+
+    >>> round(_pearson_r2(np.array([1.0, 2, 3, 4]), np.array([10.0, 20, 30, 50])), 3)
+    0.966
+    """
+    return _pearson(y, p) ** 2
+
+
+_add("pearson_r2", _pearson_r2)
 _add("auroc", lambda y, p: float(skm.roc_auc_score(y, p)), kind="classification")
 _add("aupr", lambda y, p: float(skm.average_precision_score(y, p)), kind="classification")
 _add("accuracy", lambda y, p: float(skm.accuracy_score(y, p)), needs="label", kind="classification")
