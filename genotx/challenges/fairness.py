@@ -862,3 +862,156 @@ def prs_fairness(
              "causal effects shared across populations, the same heritability in each. Accuracy: R^2 within each "
              "population's held-out individuals.",
         seconds=round(time.perf_counter() - start, 1))
+
+
+# ---- figures, files and the report ------------------------------------------------------------------
+
+
+def _label(method: str) -> str:
+    return method.replace("_", "\n")
+
+
+def fairness_figures(result: FairnessResult | Mapping) -> dict[str, Any]:
+    """Matplotlib figures of a task result (or its JSON dict): ``groups`` (the gap metric per group
+    and method: mean over seeds, bootstrap 95% interval as the mean of the per-seed bounds) and
+    ``gap`` (best - worst group per method, mean +- std over seeds, seeds as dots, bootstrap
+    interval as a thin bar). Built on ``matplotlib.figure.Figure`` (no pyplot state)."""
+    from matplotlib.figure import Figure
+
+    result = result if isinstance(result, FairnessResult) else FairnessResult.from_dict(result)
+    table = result.group_table()
+    methods = ["none", *result.methods]
+    names = list(dict.fromkeys(table["group"]))
+    width = 0.8 / max(len(methods), 1)
+    colours = {"none": "tab:red", "group_balanced": "tab:green", "upweight_worst": "tab:blue"}
+
+    groups = Figure(figsize=(max(6.0, 0.55 * len(names) * max(len(methods), 1) + 2), 3.8), layout="constrained")
+    ax = groups.subplots()
+    for i, method in enumerate(methods):
+        part = table[table["method"] == method].set_index("group").reindex(names)
+        x = np.arange(len(names)) + (i - (len(methods) - 1) / 2) * width
+        err = np.vstack([part["mean"] - part["ci_low"], part["ci_high"] - part["mean"]]).clip(min=0)
+        ax.bar(x, part["mean"], width=width, yerr=np.nan_to_num(err), capsize=2, label=method,
+               color=colours.get(method, f"C{i}"), alpha=0.85)
+    ax.set_xticks(range(len(names)), [n.replace("_", " ") for n in names], rotation=35 if len(names) > 4 else 0,
+                  ha="right" if len(names) > 4 else "center", fontsize=8)
+    ax.set(ylabel=result.metric, title=f"{result.task} ({result.data_kind}): {result.metric} per {result.by}, "
+                                       f"{result.model}, {result.split} split")
+    ax.legend(fontsize=8)
+
+    gap = Figure(figsize=(5.5, 3.4), layout="constrained")
+    ax = gap.subplots()
+    summary = result.summary()
+    for i, row in summary.reset_index(drop=True).iterrows():
+        ax.bar(i, row["gap"], yerr=row["gap_std"], color=colours.get(row["method"], f"C{i}"), capsize=4, alpha=0.85)
+        ax.vlines(i + 0.3, row["gap_ci_low"], row["gap_ci_high"], color="black", lw=1.5)
+        seeds = [r["gap"] for r in result.runs if r["method"] == row["method"]]
+        ax.scatter(np.full(len(seeds), i + 0.15), seeds, s=10, color="grey", zorder=3)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(range(len(summary)), [_label(m) for m in summary["method"]])
+    ax.set(ylabel=f"largest gap in {result.metric}\n(best - worst {result.by})",
+           title=f"{result.task}: gap before / after mitigation\n(bar: mean ± std over seeds; line: bootstrap 95%)")
+    return {"groups": groups, "gap": gap}
+
+
+def prs_figures(result: PRSResult | Mapping) -> dict[str, Any]:
+    """Figures of a PRS result: ``accuracy`` (R^2 per population and discovery design, mean +- std
+    over seeds, seeds as dots) and ``gap`` (best - worst population per design)."""
+    from matplotlib.figure import Figure
+
+    result = result if isinstance(result, PRSResult) else PRSResult.from_dict(result)
+    table = result.summary()
+    designs = list(result.designs)
+    colours = {"YRI": "tab:orange", "CEU": "tab:blue", "CHB": "tab:green"}
+    accuracy = Figure(figsize=(6.0, 3.6), layout="constrained")
+    ax = accuracy.subplots()
+    width = 0.8 / len(result.populations)
+    for j, population in enumerate(result.populations):
+        part = table[table["population"] == population].set_index("design").reindex(designs)
+        x = np.arange(len(designs)) + (j - (len(result.populations) - 1) / 2) * width
+        ax.bar(x, part["r2"], width=width, yerr=part["r2_std"], capsize=3, color=colours.get(population, f"C{j}"),
+               label=population)
+        for i, design in enumerate(designs):
+            values = [r["by_group"].get(population) for r in result.runs if r["design"] == design]
+            ax.scatter(np.full(len(values), x[i]), values, s=8, color="black", zorder=3)
+    ax.set_xticks(range(len(designs)), [f"{d}\n(discovery {'+'.join(result.designs[d])})" for d in designs])
+    ax.set(ylabel="R² in held-out individuals", title="SIMULATED (OutOfAfrica_3G09): polygenic score accuracy per population")
+    ax.legend(title="test population", fontsize=8)
+
+    gap = Figure(figsize=(4.8, 3.2), layout="constrained")
+    ax = gap.subplots()
+    gaps = result.gaps()
+    ax.bar(range(len(gaps)), gaps["gap"], yerr=gaps["gap_std"], capsize=4, color=["tab:red", "tab:green"][: len(gaps)])
+    ax.vlines(np.arange(len(gaps)) + 0.3, gaps["gap_ci_low"], gaps["gap_ci_high"], color="black", lw=1.5)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(range(len(gaps)), list(gaps["design"]))
+    ax.set(ylabel="R² gap (best - worst population)", title="SIMULATED: gap before / after multi-ancestry discovery")
+    return {"accuracy": accuracy, "gap": gap}
+
+
+def save_fairness(result: FairnessResult | PRSResult, out_dir) -> list:
+    """Write ``<out_dir>/challenges/fairness_<task>_<by>.json`` (or ``fairness_prs.json``) and its PNG
+    figures; return the paths."""
+    if isinstance(result, PRSResult):
+        return write_result(result.to_dict(), prs_figures(result), out_dir, "fairness_prs")
+    return write_result(result.to_dict(), fairness_figures(result), out_dir, f"fairness_{result.task}_{result.by}")
+
+
+def _fmt(value: float, std: float | None = None, digits: int = 3) -> str:
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    return f"{value:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None and np.isfinite(std) else "")
+
+
+def report_section(payload: Mapping) -> Section:
+    """The report's view of one fairness result (its JSON): a task's per-group table or the PRS
+    populations, the figures and the verdict in words."""
+    if payload.get("kind") == "prs":
+        return _prs_section(PRSResult.from_dict(payload))
+    result = FairnessResult.from_dict(payload)
+    summary = result.summary()
+    base = summary[summary["method"] == "none"]
+    text = (f"{result.model} on {result.task} ({result.data_kind} data), {result.split} split: {result.metric} per "
+            f"{result.by} ({result.what}) from out-of-fold predictions, over seeds {result.seeds}.")
+    if not base.empty:
+        row = base.iloc[0]
+        text += (f" Without mitigation the worst group is {row['worst_group']} and the largest gap (best - worst) is "
+                 f"{_fmt(row['gap'], row['gap_std'])} (bootstrap 95% interval {_fmt(row['gap_ci_low'])} to "
+                 f"{_fmt(row['gap_ci_high'])}, {result.n_boot} resamples).")
+    for _, row in summary[summary["method"] != "none"].iterrows():
+        verdict = "narrows" if row["gap_reduction"] > row["gap_reduction_std"] else "does not clearly narrow"
+        text += (f" {row['method']} {verdict} the gap ({_fmt(row['gap_reduction'], row['gap_reduction_std'])}) and changes "
+                 f"the overall score by {_fmt(row['overall_change'], row['overall_change_std'])} (positive = better).")
+    text += " " + result.ancestry
+    groups = result.group_table().round(4)
+    tables = [(f"{result.metric}: overall and largest gap per method (mean ± std over seeds; gap interval = bootstrap "
+               "95% of the worst-vs-best difference, mean of the per-seed bounds)", summary.drop(columns=["metric"]).round(4)),
+              (f"{result.metric} per {result.by} (mean, std over seeds; bootstrap 95% interval; n scored rows)", groups)]
+    note = result.note + (f" Groups left out (fewer than {result.settings.get('min_group')} scored rows): "
+                          f"{result.excluded}." if result.excluded else "")
+    return Section(title=f"Fairness: {result.task} by {result.by}", data_kind=result.data_kind or "real", summary=text,
+                   tables=tables, figures=list(fairness_figures(result).values()), note=note)
+
+
+def _prs_section(result: PRSResult) -> Section:
+    table = result.summary()
+    gaps = result.gaps()
+    first, second = gaps.iloc[0], gaps.iloc[-1]
+    ceu = table[(table["design"] == first["design"])].set_index("population")
+    text = (f"SIMULATED genotypes and phenotypes ({result.settings.get('demographic_model')}, msprime; "
+            f"{result.settings.get('n_contigs')} x {result.settings.get('contig_length', 0) / 1e6:g} Mb, "
+            f"{result.settings.get('n_causal')} causal variants with shared effects, h2 = {result.settings.get('heritability')} "
+            f"in each population), seeds {result.seeds}. A polygenic score discovered in {first['discovery']} "
+            f"(n = {result.settings.get('n_discovery')}) reaches R² " +
+            ", ".join(f"{q} {_fmt(ceu.loc[q, 'r2'], ceu.loc[q, 'r2_std'])}" for q in result.populations if q in ceu.index) +
+            f" in held-out individuals (the fall outside the discovery population that Martin et al. 2017 describe): "
+            f"the gap is {_fmt(first['gap'], first['gap_std'])}. Discovery in {second['discovery']} with the same total "
+            f"size leaves a gap of {_fmt(second['gap'], second['gap_std'])} ({_fmt(100 * second['gap_closed'], digits=0)}% "
+            "of it closed), with R² " +
+            ", ".join(f"{q} {_fmt(v, s)}" for q, v, s in table[table["design"] == second["design"]][["population", "r2", "r2_std"]]
+                      .itertuples(index=False)) + ".")
+    return Section(title="Fairness: polygenic score across ancestries (simulated)", data_kind="simulated", summary=text,
+                   tables=[("R² per test population and discovery design (mean ± std over seeds; bootstrap 95% of the "
+                            "test individuals, mean of per-seed bounds)", table.round(4)),
+                           ("Gap (best - worst population) per design", gaps.round(4))],
+                   figures=list(prs_figures(result).values()), note=result.note)
