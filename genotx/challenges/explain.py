@@ -530,9 +530,13 @@ def _explain_sequences(result: ExplainResult, plan: ExplainPlan, task, estimator
         raise InputError("explain", f"{result.model} is not a torch network on the one-hot: {', '.join(skipped)} need gradients",
                          fix="add method 'ism' (works on any model)")
     contributions = {}
+    completeness = None
     for method in used:
         say(f"{task.name}: {method} on {len(x)} sequences")
-        contributions[method] = _masked(_attribute(method, scorer, view, x, a), seen)
+        raw = _attribute(method, scorer, view, x, a)
+        if method == "integrated_gradients":  # before masking: IG's own attributions sum to f(x) - f(baseline)
+            completeness = _ig_completeness(view, x, raw, a)
+        contributions[method] = _masked(raw, seen)
         result.tracks[method] = np.round(attr.position_importance(contributions[method], x), 5).tolist()
         result.effects[method] = np.round(attr.effect_matrix(contributions[method]), 5).tolist()
     result.methods = used
@@ -543,8 +547,8 @@ def _explain_sequences(result: ExplainResult, plan: ExplainPlan, task, estimator
     checks["agreement"] = [{"a": m1, "b": m2, "spearman_tracks": round(_spearman(result.tracks[m1], result.tracks[m2]), 4),
                             "spearman_cells": round(_spearman(observed[m1], observed[m2]), 4)}
                            for i, m1 in enumerate(used) for m2 in used[i + 1:]]
-    if "integrated_gradients" in contributions:
-        checks["ig_completeness_error"] = round(_ig_completeness(view, x, contributions["integrated_gradients"], a), 5)
+    if completeness is not None:
+        checks["ig_completeness_error"] = round(completeness, 5)
     references = plan.references() if plan.references else {}
     effect = np.asarray(result.effects[main], dtype=float)
     effect[~seen] = np.nan
@@ -620,7 +624,7 @@ def _randomise_sequences(plan: ExplainPlan, task, estimator, view, x: np.ndarray
     n = len(x)
     steps = []
     if view is not None:
-        for layer, randomised in attr.randomisation_cascade(view):
+        for layer, randomised in attr.randomisation_cascade(view, probe=x[:2]):
             row = {"step": layer}
             for method in methods:
                 c = _masked(_attribute(method, None, randomised, x, a), seen)

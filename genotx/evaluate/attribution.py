@@ -776,13 +776,16 @@ def torch_view(estimator, probe, alphabet: str, *, column: str = "sequence", rto
     return view if np.allclose(mine, theirs, rtol=rtol, atol=rtol * scale) else None
 
 
-def randomisation_cascade(network) -> list[tuple[str, object]]:
+def randomisation_cascade(network, probe=None) -> list[tuple[str, object]]:
     """Cascading model-parameter randomisation (Adebayo et al. 2018): copies of ``network`` with its
     top 1, 2, ... parameterised layers re-initialised (from the output down), as ``(layer, copy)``.
 
-    Each layer is re-initialised by its own ``reset_parameters`` (PyTorch's default initialisation),
-    with a seeded generator; in an ensemble view (a ``nets`` ModuleList, see :func:`torch_view`) step
-    k re-initialises the top k layers of every member. The original is not touched.
+    Layers are the modules holding parameters of their own, ordered by when their forward pass
+    ends on ``probe`` (an input batch; without it, the order they were registered in): the module
+    that finishes last is the top one. A layer is re-initialised by its own ``reset_parameters``
+    (PyTorch's default initialisation) or, without one, by normal draws with its parameters' spread;
+    seeded. In an ensemble view (a ``nets`` ModuleList, see :func:`torch_view`) step k re-initialises
+    the top k layers of every member. The original is not touched.
 
     Examples
     --------
@@ -800,19 +803,41 @@ def randomisation_cascade(network) -> list[tuple[str, object]]:
         return list(net.nets) if isinstance(getattr(net, "nets", None), nn.ModuleList) else [net]
 
     def layers(member) -> list[str]:
-        return [name for name, module in member.named_modules()
-                if hasattr(module, "reset_parameters") and any(True for _ in module.parameters(recurse=False))]
+        """Parameterised modules of ``member``, output first."""
+        names = {module: name for name, module in member.named_modules() if any(True for _ in module.parameters(recurse=False))}
+        order = list(names.values())
+        if probe is not None:
+            finished: list[str] = []
+            hooks = [module.register_forward_hook(lambda m, i, o, n=name: finished.append(n)) for module, name in names.items()]
+            try:
+                with torch.no_grad(), _eval_mode(network):
+                    network(torch.as_tensor(np.asarray(probe, dtype=np.float32)))
+            finally:
+                for hook in hooks:
+                    hook.remove()
+            order = list(dict.fromkeys(finished)) + [n for n in order if n not in finished]
+        return order[::-1]
 
-    per_member = [layers(m)[::-1] for m in members(network)]  # output first
+    def reset(module, seed: int) -> None:
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+            return
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for param in module.parameters(recurse=False):
+                spread = float(param.std()) if param.numel() > 1 and float(param.std()) > 0 else 1.0
+                param.copy_(torch.randn(param.shape, generator=generator) * spread)
+
+    per_member = [layers(m) for m in members(network)]
     out = []
     for depth in range(1, max(map(len, per_member)) + 1):
         clone = copy.deepcopy(network)
         torch.manual_seed(depth)
         for member, names in zip(members(clone), per_member):
             modules = dict(member.named_modules())
-            for name in names[:depth]:  # the same depth in every member of an ensemble
-                modules[name].reset_parameters()
-        label = per_member[0][depth - 1] if depth <= len(per_member[0]) else "all"
+            for k, name in enumerate(names[:depth]):  # the same depth in every member of an ensemble
+                reset(modules[name], depth * 1000 + k)
+        label = (per_member[0][depth - 1] or "root") if depth <= len(per_member[0]) else "all"
         out.append((f"{depth}.{label}", clone))
     return out
 
