@@ -7,6 +7,7 @@ inherits the matching built-in so ``except ValueError`` keeps working for caller
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 
 __all__ = [
@@ -18,7 +19,28 @@ __all__ = [
     "FetchError",
     "NotImplementedTaskError",
     "did_you_mean",
+    "shorten",
 ]
+
+#: longest run of characters an error message quotes from a user's file (a 30 MB line is never echoed whole)
+SHOWN_CHARS = 200
+
+
+def shorten(text: str, limit: int = SHOWN_CHARS) -> str:
+    """``text`` with every run of more than ``limit`` non-blank characters cut, and at most ``10 * limit`` characters.
+
+    Examples
+    --------
+    >>> shorten("value 'ACGT' is bad")
+    "value 'ACGT' is bad"
+    >>> shorten("value '" + "x" * 1000 + "' is bad", limit=20)
+    "value 'xxxxxxxxx...[1002 characters]... is bad"
+    """
+    text = str(text)
+    cut = re.sub(r"\S{%d,}" % (limit + 1), lambda m: f"{m.group()[:limit // 2]}...[{len(m.group())} characters]...", text)
+    if len(cut) > 10 * limit:
+        cut = f"{cut[:5 * limit]}...[{len(cut)} characters]...{cut[-limit:]}"
+    return cut
 
 
 class GenotxError(Exception):
@@ -35,6 +57,7 @@ class InputError(GenotxError, ValueError):
     """
 
     def __init__(self, where: str, problem: str, *, line: int | None = None, fix: str = "") -> None:
+        where, problem, fix = shorten(where), shorten(problem), shorten(fix)
         self.where, self.problem, self.line, self.fix = where, problem, line, fix
         place = f"{where}, line {line}" if line is not None else where
         super().__init__(f"{place}: {problem}" + (f". Fix: {fix}" if fix else ""))

@@ -12,30 +12,23 @@ wrong character is reported with its record name, line and column before anythin
 
 from __future__ import annotations
 
-import gzip
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
 
+from genotx.data.formats.text import open_text
 from genotx.errors import InputError
 
-__all__ = ["iter_fasta", "read_fasta", "looks_like_fasta", "header_lines", "DNA"]
+__all__ = ["iter_fasta", "fasta_records", "read_fasta", "looks_like_fasta", "header_lines", "DNA"]
 
 DNA = "ACGTN"  # default alphabet: DNA with N for unknown bases
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    if not path.exists():
-        raise InputError(str(path), "file not found", fix="check the path")
-    if path.is_dir():
-        raise InputError(str(path), "is a folder, not a FASTA file", fix="give the path of a .fa/.fasta file")
-    with open(path, "rb") as handle:
-        gzipped = handle.read(2) == b"\x1f\x8b"
-    raw = gzip.open(path, "rb") if gzipped else open(path, "rb")
-    return io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline=None)
+def _open_text(path: Path):
+    return open_text(path, what="FASTA file")
 
 
 def looks_like_fasta(path: str | Path) -> bool:
@@ -54,7 +47,7 @@ def looks_like_fasta(path: str | Path) -> bool:
             for line in handle:
                 if line.strip():
                     return line.lstrip().startswith(">")
-        except UnicodeDecodeError:
+        except InputError:  # not text: not FASTA either (the caller's reader says why)
             return False
     return False
 
@@ -63,8 +56,8 @@ def iter_fasta(path: str | Path, *, alphabet: str = DNA) -> Iterator[tuple[str, 
     """Yield ``(name, sequence)`` per record; ``name`` is the header's first word.
 
     Raises :class:`~genotx.errors.InputError` naming the file and line for: a sequence line before
-    any header, a header without a name, a record without sequence, a character outside
-    ``alphabet`` (case-insensitive), or bytes that are not UTF-8 text.
+    any header, a header without a name, a name given to two records, a record without sequence, a
+    character outside ``alphabet`` (case-insensitive), bytes that are not UTF-8 text or a damaged gzip.
 
     Examples
     --------
@@ -80,50 +73,65 @@ def iter_fasta(path: str | Path, *, alphabet: str = DNA) -> Iterator[tuple[str, 
     genotx.errors.InputError: ...x.fa, line 4: record 'b': character 'X' at column 3 is not one of ACGTN. Fix: use only ACGTN (N for an unknown base)
     """
     path = Path(path)
+    with _open_text(path) as handle:
+        for name, sequence, _ in fasta_records(enumerate(handle, start=1), str(path), alphabet=alphabet):
+            yield name, sequence
+
+
+def fasta_records(lines: Iterable[tuple[int, str]], where: str, *, alphabet: str = DNA) -> Iterator[tuple[str, str, int]]:
+    """``(name, sequence, header line)`` per record of numbered text lines (the parser behind :func:`iter_fasta`).
+
+    Examples
+    --------
+    >>> list(fasta_records(enumerate([">a", "AC", ">a", "GT"], start=1), "x.fa"))
+    Traceback (most recent call last):
+    ...
+    genotx.errors.InputError: x.fa, line 3: record name 'a' was already used on line 1. Fix: give every record its own name
+    """
     allowed = set(alphabet.upper()) | set(alphabet.lower())
     bad_char = re.compile("[^" + re.escape("".join(sorted(allowed))) + "]")
     name: str | None = None
     header_line = 0
     chunks: list[str] = []
-    line_no = 0
-    with _open_text(path) as handle:
-        try:
-            for line_no, line in enumerate(handle, start=1):
-                line = line.strip()
-                if not line:
-                    continue
-                if line.startswith(">"):
-                    if name is not None:
-                        yield name, _finish(path, name, header_line, chunks)
-                    words = line[1:].split()
-                    if not words:
-                        raise InputError(str(path), "header '>' has no record name", line=line_no, fix="write '>name' before each sequence")
-                    name, header_line, chunks = words[0], line_no, []
-                    continue
-                if name is None:
-                    raise InputError(
-                        str(path), "sequence line before any '>' header", line=line_no,
-                        fix="start the file with a header line such as '>seq1' (or give a CSV with a 'sequence' column)",
-                    )
-                line = line.replace(" ", "")
-                found = bad_char.search(line)
-                if found:
-                    raise InputError(
-                        str(path), f"record {name!r}: character {found.group()!r} at column {found.start() + 1} is not one of {alphabet}",
-                        line=line_no, fix=f"use only {alphabet}" + (" (N for an unknown base)" if "N" in alphabet else ""),
-                    )
-                chunks.append(line.upper())
-        except UnicodeDecodeError:
-            raise InputError(str(path), "is not a text FASTA file (bytes that are not UTF-8)", line=line_no + 1, fix="save it as plain text") from None
+    seen: dict[str, int] = {}  # a second record of one name would silently replace the first downstream
+    for line_no, line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith(">"):
+            if name is not None:
+                yield name, _finish(where, name, header_line, chunks), header_line
+            words = line[1:].split()
+            if not words:
+                raise InputError(where, "header '>' has no record name", line=line_no, fix="write '>name' before each sequence")
+            name, header_line, chunks = words[0], line_no, []
+            if name in seen:
+                raise InputError(where, f"record name {name!r} was already used on line {seen[name]}", line=line_no,
+                                 fix="give every record its own name")
+            seen[name] = line_no
+            continue
+        if name is None:
+            raise InputError(
+                where, "sequence line before any '>' header", line=line_no,
+                fix="start the file with a header line such as '>seq1' (or give a CSV with a 'sequence' column)",
+            )
+        line = line.replace(" ", "")
+        found = bad_char.search(line)
+        if found:
+            raise InputError(
+                where, f"record {name!r}: character {found.group()!r} at column {found.start() + 1} is not one of {alphabet}",
+                line=line_no, fix=f"use only {alphabet}" + (" (N for an unknown base)" if "N" in alphabet else ""),
+            )
+        chunks.append(line.upper())
     if name is None:
-        raise InputError(str(path), "no FASTA records ('>' headers) found", fix="write '>name' lines followed by sequence lines")
-    yield name, _finish(path, name, header_line, chunks)
+        raise InputError(where, "no FASTA records ('>' headers) found", fix="write '>name' lines followed by sequence lines")
+    yield name, _finish(where, name, header_line, chunks), header_line
 
 
-def _finish(path: Path, name: str, header_line: int, chunks: list[str]) -> str:
+def _finish(where: str, name: str, header_line: int, chunks: list[str]) -> str:
     sequence = "".join(chunks)
     if not sequence:
-        raise InputError(str(path), f"record {name!r} has no sequence", line=header_line, fix="add its sequence below the header or remove the record")
+        raise InputError(where, f"record {name!r} has no sequence", line=header_line, fix="add its sequence below the header or remove the record")
     return sequence
 
 
@@ -142,16 +150,15 @@ def read_fasta(path: str | Path, *, alphabet: str = DNA, length: int | None = No
     ...
     genotx.errors.InputError: ...x.fa, line 3: record 'b' has length 3, expected 4. Fix: give sequences of exactly 4 letters
     """
-    names, sequences = [], []
-    for name, sequence in iter_fasta(path, alphabet=alphabet):
-        names.append(name)
-        sequences.append(sequence)
+    path = Path(path)
+    with _open_text(path) as handle:
+        records = list(fasta_records(enumerate(handle, start=1), str(path), alphabet=alphabet))
+    names, sequences, lines = ([r[i] for r in records] for i in range(3))
     frame = pd.DataFrame({"name": names, "sequence": sequences})
     if length is not None:
         wrong = frame["sequence"].str.len() != length
         if wrong.any():
             row = int(wrong.to_numpy().nonzero()[0][0])
-            lines = header_lines(Path(path))
             raise InputError(
                 str(path), f"record {names[row]!r} has length {len(sequences[row])}, expected {length}",
                 line=lines[row], fix=f"give sequences of exactly {length} letters",

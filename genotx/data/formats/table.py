@@ -1,4 +1,7 @@
-"""User files as tables (CSV, TSV or FASTA): required columns, types and values checked, errors name the line."""
+"""User files as tables (CSV, TSV or FASTA, plain or gzip): required columns, types and values checked, errors name the line.
+
+The file is read once through :mod:`genotx.data.formats.text` (missing, folder, empty, not UTF-8, damaged gzip
+and malformed lines are refused there)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from genotx.data.formats.fasta import header_lines, looks_like_fasta, read_fasta
+from genotx.data.formats.fasta import fasta_records
+from genotx.data.formats.text import delimiter, parse_delimited, read_text
 from genotx.errors import InputError
 
 __all__ = ["read_table", "check_values"]
@@ -40,13 +44,11 @@ def read_table(
     genotx.errors.InputError: ...x.csv, line 3: column 'a' has non-numeric value 'three'. Fix: write a number there
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError(str(path), "file not found", fix="check the path")
-    if path.is_dir():
-        raise InputError(str(path), "is a folder, not a file", fix="give the path of a CSV, TSV or FASTA file")
-    if path.stat().st_size == 0:
-        raise InputError(str(path), "is empty", fix="write a header line and at least one row")
-    frame = _read_fasta_as_table(path) if looks_like_fasta(path) else _read_csv(path)
+    text = read_text(path, what="CSV, TSV or FASTA file")  # read once: a named pipe works; gzip by content
+    if text.lstrip().startswith(">"):
+        frame = _read_fasta_as_table(text, str(path))
+    else:
+        frame = parse_delimited(text, str(path), sep=delimiter(path, text))
     frame.columns = [c.strip() for c in frame.columns]
     for canonical, names in (aliases or {}).items():
         if canonical not in frame:
@@ -69,30 +71,28 @@ def read_table(
         bad = values.isna() & (frame[column].str.strip() != "")
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise InputError(str(path), f"column {column!r} has non-numeric value {frame[column].iloc[row]!r}", line=row + 2, fix="write a number there")
+            raise InputError(str(path), f"column {column!r} has non-numeric value {frame[column].iloc[row]!r}", line=_line(frame, row),
+                             fix="write a number there")
         infinite = np.isinf(values.to_numpy(dtype=float, na_value=np.nan))
         if infinite.any():  # inf and 1e400 are numbers to pandas, never to a model
             row = int(np.flatnonzero(infinite)[0])
-            raise InputError(str(path), f"column {column!r} has non-finite value {frame[column].iloc[row]!r}", line=row + 2,
+            raise InputError(str(path), f"column {column!r} has non-finite value {frame[column].iloc[row]!r}", line=_line(frame, row),
                              fix="write a finite number there")
         frame[column] = values
     return frame[[c for c in frame.columns if c in required or c in optional]]
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    sep = "\t" if path.suffix.lower() in (".tsv", ".txt") else ","
-    try:
-        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, comment=None)
-    except pd.errors.EmptyDataError:
-        raise InputError(str(path), "has no header line", fix="write a header line and at least one row") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise InputError(str(path), f"cannot parse as {'TSV' if sep == chr(9) else 'CSV'} ({err})", fix="save it as plain UTF-8 CSV") from None
+def _line(frame: pd.DataFrame, row: int) -> int:
+    """The file line of row ``row`` (the header is line 1; blank lines counted)."""
+    lines = frame.attrs.get("lines")
+    return lines[row] if lines else row + 2
 
 
-def _read_fasta_as_table(path: Path) -> pd.DataFrame:
+def _read_fasta_as_table(text: str, where: str) -> pd.DataFrame:
     """Columns ``id`` and ``sequence``; letters are left to the task's own check."""
-    frame = read_fasta(path, alphabet=string.ascii_uppercase + "*-").rename(columns={"name": "id"})
-    frame.attrs["lines"] = header_lines(path)  # so that check_values names the record's header line
+    records = list(fasta_records(enumerate(text.splitlines(), start=1), where, alphabet=string.ascii_uppercase + "*-"))
+    frame = pd.DataFrame({"id": [r[0] for r in records], "sequence": [r[1] for r in records]})
+    frame.attrs["lines"] = [r[2] for r in records]  # so that check_values names the record's header line
     return frame
 
 
