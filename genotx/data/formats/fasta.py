@@ -12,7 +12,6 @@ wrong character is reported with its record name, line and column before anythin
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
