@@ -135,6 +135,18 @@ for _k in (1, 5, 10, 50, 100):
     _add(f"top{_k}_recall", _top_k_recall(_k), kind="ranking")
 
 
+def _mean_rank(rank_of_truth, _unused=None) -> float:
+    """Mean rank of the true answer over queries (1 = top; lower is better).
+
+    >>> _mean_rank([1.0, 4.0, 2.5])
+    2.5
+    """
+    return float(np.mean(np.asarray(rank_of_truth, dtype=np.float64)))
+
+
+_add("mean_rank", _mean_rank, greater=False, kind="ranking", needs_variation=False, min_group=1)
+
+
 def _precision_at_k(k: int):
     def precision(y_true, y_score) -> float:
         """Fraction of positives among the ``k`` top-scored rows (ties in a seeded random order).

@@ -181,6 +181,37 @@ def per_type_figure(per_type: Mapping[str, Mapping[str, float]], title: str = "p
     return fig
 
 
+def pathway_bars(entry: Mapping, *, n: int = 8):
+    """Top up- and down-regulated sets of one contrast (a run's ``details["pathway_ranking"][contrast]``),
+    the expected sets in orange (added below the others when they are not among the top ones).
+
+    Examples
+    --------
+    >>> row = lambda i, s: {"id": i, "name": i, "score": s}
+    >>> fig = pathway_bars({"contrast": "ko", "model": "ulm", "rank": 2.0, "n_candidates": 50, "truth": ["B"],
+    ...                     "top_up": [row("A", 3.0)], "top_down": [row("B", -2.0)], "truth_rows": [row("B", -2.0)]})
+    >>> len(fig.axes[0].patches)
+    2
+    """
+    rows = list(entry.get("top_up", []))[:n] + list(entry.get("top_down", []))[:n][::-1]
+    shown = {r["id"] for r in rows}
+    rows += [r for r in entry.get("truth_rows", []) if r["id"] not in shown]
+    truth = set(entry.get("truth", []))
+    fig, ax = plt.subplots(figsize=(6.4, 0.28 * len(rows) + 1.4))
+    labels = [str(r.get("name") or r["id"])[:48] for r in rows][::-1]
+    scores = [float(r["score"]) if r.get("score") is not None else 0.0 for r in rows][::-1]
+    colours = ["tab:orange" if r["id"] in truth else ("#4c72b0" if (r.get("score") or 0) >= 0 else "#c44e52") for r in rows][::-1]
+    ax.barh(range(len(rows)), scores, color=colours)
+    ax.set_yticks(range(len(rows)), labels, fontsize=7)
+    ax.axvline(0, color="black", lw=0.6)
+    rank = entry.get("rank")
+    said = f"expected (orange) ranks {rank:g} of {entry.get('n_candidates')}" if rank is not None else "no expected set scored"
+    ax.set(xlabel="score (> 0 up in the contrast)", title=f"{entry.get('contrast', '')} / {entry.get('model', '')}: {said}")
+    ax.title.set_fontsize(9)
+    fig.tight_layout()
+    return fig
+
+
 # Plots drawn from an Outcome's ``details`` (key -> plotter(details) -> figures). A task opts in by
 # writing the key; the report needs no knowledge of tasks.
 DETAIL_PLOTS: Registry = Registry("detail plot")
@@ -195,3 +226,5 @@ DETAIL_PLOTS.add("simulation", lambda d: [simulation_grid(d["simulation"]["table
 DETAIL_PLOTS.add("network", lambda d: [plot_network(d)] if isinstance(d.get("network"), dict) else [])
 DETAIL_PLOTS.add("per_type", lambda d: [per_type_figure(d["per_type"])]
                  if isinstance(d.get("per_type"), dict) and all(isinstance(v, dict) and "pearson" in v and "rmse" in v for v in d["per_type"].values()) else [])
+DETAIL_PLOTS.add("pathway_ranking", lambda d: [pathway_bars(e) for e in d["pathway_ranking"].values()]
+                 if isinstance(d.get("pathway_ranking"), dict) else [])
