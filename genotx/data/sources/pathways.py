@@ -18,12 +18,10 @@ import numpy as np
 import pandas as pd
 
 from genotx.data.source import PackageFile, Source, declare
+from genotx.data.sources.gene_ontology import ORG_HS_EG_GO
 from genotx.errors import InputError
 
 __all__ = ["ORG_HS_EG_IDS", "GO_DB_TERMS", "OMNIPATH_REGULONS", "AIRWAY_COUNTS", "ALL_LEUKEMIA", "HGU95_PROBES"]
-
-_ORG = "./usr/lib/R/site-library/org.Hs.eg.db/extdata/org.Hs.eg.sqlite"
-
 
 def _sqlite_tables(path: Path, queries: dict[str, str], folder: Path) -> dict[str, Path]:
     """Each query's result as ``folder/<name>.parquet`` (the SQLite is read once, read-only, then deleted)."""
@@ -55,17 +53,11 @@ ORG_HS_EG_IDS = declare(
         id="org_hs_eg_ids",
         title="Human Entrez genes: symbols, Ensembl and UniProt ids, KEGG pathway links (org.Hs.eg.db 3.16)",
         kind="real",
-        licence="Artistic-2.0 (org.Hs.eg.db); Entrez Gene public domain; KEGG links as distributed by Bioconductor",
-        citation="Carlson M. org.Hs.eg.db: Genome wide annotation for Human (Bioconductor); Kanehisa & Goto (2000) "
-        "Nucleic Acids Res 28:27 (KEGG)",
-        origin="https://bioconductor.org/packages/org.Hs.eg.db (Debian r-bioc-org.hs.eg.db)",
-        package=PackageFile(
-            registry="debian",
-            name="r-bioc-org.hs.eg.db",
-            version="3.16.0-1",
-            sha256="0f61810d35b858915b1a9787d8dcab08b7e164c14c20a9e1d86eb9837308c2c2",
-        ),
-        members={"sqlite": _ORG},
+        licence=ORG_HS_EG_GO.licence.split(";")[0] + "; Entrez Gene public domain; KEGG links as distributed by Bioconductor",
+        citation=ORG_HS_EG_GO.citation.split(";")[0] + "; Kanehisa & Goto (2000) Nucleic Acids Res 28:27 (KEGG)",
+        origin=ORG_HS_EG_GO.origin,
+        package=ORG_HS_EG_GO.package,  # the same package file: downloaded once
+        members=dict(ORG_HS_EG_GO.members),
         convert=_convert_org_ids,
         notes="Same package file as org_hs_eg_go (which keeps the GO links); here: gene_info symbols (77,614), "
         "Ensembl and UniProt ids and the KEGG table (16,312 links, KEGG of 2011: pathway ids without names).",
