@@ -20,8 +20,9 @@ blasts, weaker than the other two (``SPEC.data_note``). Nothing is learned: ``fi
 Baselines (``method_collection``; :mod:`.methods`): ``ulm`` (decoupler's univariate linear model:
 TF activity on CollecTRI is the default), ``gsea`` (pre-ranked, permutation NES), ``ora``
 (hypergeometric on the top and bottom 300 genes, BH FDR), ``progeny`` (PROGENy weighted sum with
-progenyPerm's null) and ``random`` (seeded random scores of CollecTRI's TFs: the floor; the analytic
-expectation (n + 1) / (k + 1) of the best of k true among n candidates is in every run).
+progenyPerm's null) and ``random`` (CollecTRI's TFs all tied: the floor, whose rank is exactly the
+expectation of a random ordering, (n + 1) / (k + 1) for the best of k true among n candidates; that
+expectation is also reported for every run as ``random_expected_rank``).
 
 ``genotx predict pathway_analysis --input contrast.csv --out pathways.csv [--model gsea_go]``
 scores your own contrast (:func:`.io.read_contrast`): one row per set, most up first.
@@ -67,7 +68,7 @@ SPEC = TaskSpec(
     'expectations from the literature written before any method ran; the knockout and dexamethasone ones '
     'are direct (the perturbed TF, the drug\'s receptor and response terms), the BCR/ABL ones (STAT5, '
     'JAK-STAT, KEGG CML) are indirect expectations for leukaemia blasts. One query per contrast: a rank, '
-    'not a distribution; the random floor is reported over seeds and analytically.',
+    'not a distribution; the random floor is the exact expected rank of a random ordering.',
     citation='Schubert et al. (2018) Nat Commun 9:20 (PROGENy); Badia-i-Mompel et al. (2022) Bioinform Adv 2:vbac016 '
     '(decoupler, ULM); Subramanian et al. (2005) PNAS 102:15545 (GSEA); Mueller-Dott et al. (2023) NAR 51:10934 '
     '(CollecTRI); Himes et al. (2014) PLoS ONE 9:e99625; Chiaretti et al. (2005) Clin Cancer Res 11:7209',

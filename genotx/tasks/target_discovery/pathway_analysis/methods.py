@@ -17,7 +17,9 @@ Hochberg over the collection's testable sets), ``n_genes`` (measured members) an
   enriched list, negative for the lowest; p = 2 x the smaller (both lists tested).
 * ``footprint``: PROGENy's weighted sum with ``progenyPerm``'s gene-sampling null (z score), from
   :func:`genotx.bio.footprints.permutation_scores`.
-* ``random``: a seeded standard normal score per testable set (the floor).
+* ``random``: the same score (0) for every testable set: the floor. With the protocol's tie rule
+  (:func:`.protocol.truth_rank`) its rank is exactly the expected rank under a random ordering,
+  (n + 1) / (k + 1) for the best of k expected sets among n, with no seed noise.
 
 These are hand-written (not calls to gseapy/decoupler) so that one vectorised pass covers 5,000 GO
 sets in seconds and the methods share one output; tests check them against gseapy 1.3.1 and
@@ -204,7 +206,7 @@ def score_sets(statistic: pd.Series, net: pd.DataFrame, *, method: str = "ulm", 
         perm = permutation_scores(y, weights, n_perm=n_perm, random_state=random_state)
         score, p = perm["z"].to_numpy(), perm["p_value"].to_numpy()
     else:
-        score, p = np.random.default_rng(random_state).standard_normal(len(sets)), np.full(len(sets), np.nan)
+        score, p = np.zeros(len(sets)), np.full(len(sets), np.nan)
     out = pd.DataFrame({"score": score, "p_value": p, "fdr": _fdr(p), "n_genes": np.diff(matrix.indptr)}, index=sets)
     if drivers:
         out["drivers"] = _drivers(y, matrix, score)

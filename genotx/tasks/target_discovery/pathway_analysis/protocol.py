@@ -5,7 +5,8 @@ Per held-out contrast (a row), the estimator's ``decision_function`` scores its 
 (NaN = not testable there). The truth of the contrast for the estimator's kind of collection
 (``context["truth"][contrast][kind]``: ids and a direction, +1 up, -1 down) decides the order: the
 candidates are ranked by score x direction (most up first for +1, most down first for -1) and the
-rank is that of the best-ranked true candidate (1 = top; ties share the average rank). An estimator
+rank is that of the best-ranked true candidate (1 = top; ties: the expected rank of a random
+tie-break, :func:`truth_rank`). An estimator
 without a ``kind`` (your own) is matched to the first truth whose ids it scores. Where the contrast
 has no truth for the estimator's collection, the rank is NaN and ``details`` says so.
 
@@ -29,7 +30,12 @@ N_SHOWN = 10  # top up and top down sets kept in details
 
 def truth_rank(scores: np.ndarray, truth: np.ndarray, direction: int) -> tuple[float, int, int]:
     """(rank of the best true candidate, number of candidates, number of true candidates) over the
-    finite scores, ranked by ``score * direction`` descending (ties: average rank).
+    finite scores, ranked by ``score * direction`` descending.
+
+    Ties are broken at random *in expectation*: when the best true score is shared by ``m``
+    candidates of which ``t`` are true, the rank is ``higher + (m + 1) / (t + 1)`` (the expected best
+    of ``t`` random places among ``m``; the average rank when ``t = 1``). A scorer that ties every
+    candidate therefore ranks the truth at exactly the expectation of a random ordering.
 
     Examples
     --------
@@ -37,6 +43,8 @@ def truth_rank(scores: np.ndarray, truth: np.ndarray, direction: int) -> tuple[f
     (1.0, 3, 1)
     >>> truth_rank(np.array([0.5, -2.0, 1.0]), np.array([False, True, False]), 1)
     (3.0, 3, 1)
+    >>> truth_rank(np.zeros(9), np.array([True, True] + [False] * 7), 1)  # (9 + 1) / (2 + 1)
+    (3.3333333333333335, 9, 2)
     """
     ok = np.isfinite(scores)
     s, t = scores[ok] * direction, truth[ok]
@@ -44,8 +52,8 @@ def truth_rank(scores: np.ndarray, truth: np.ndarray, direction: int) -> tuple[f
         return float("nan"), int(ok.sum()), 0
     own = s[t].max()
     higher = (s > own).sum()
-    ties = (s == own).sum() - 1
-    return float(1 + higher + ties / 2), int(ok.sum()), int(t.sum())
+    tied, tied_true = (s == own).sum(), (s[t] == own).sum()
+    return float(higher + (tied + 1) / (tied_true + 1)), int(ok.sum()), int(t.sum())
 
 
 def _truth_for(estimator, truths: dict) -> tuple[str | None, list[str], int]:
