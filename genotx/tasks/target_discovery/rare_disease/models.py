@@ -16,12 +16,18 @@ disease ids of its columns. Scores are computed with sparse matrix operations ov
   best match from each patient term to the disease, averaged over patient terms (Phenomizer's
   patient -> disease direction);
 * ``bma``: the symmetric best-match average of both directions;
+* ``robust``: the patient -> disease direction with the worst-matching third of the patient's terms
+  left out, plus half the disease -> patient direction, ties broken by the cosine (:func:`robust_scores`);
 * ``tfidf``: cosine of IC-weighted, ancestor-propagated term vectors;
 * ``likelihood``: mean log annotated frequency of the patient's terms in the disease (frequency-aware);
 * ``random``: a seeded random ranker (the floor).
 
-:class:`LearnedRanker` re-ranks the top candidates of ``resnik`` with a LightGBM LambdaRank model over
-per-(patient, disease) features, trained on patients with known diagnoses.
+:class:`LearnedRanker` re-ranks the top candidates (of Resnik + cosine + likelihood, or of ``robust``
+with ``features="robust"``) with a LightGBM LambdaRank model over per-(patient, disease) features,
+trained on patients with known diagnoses. Every score reads annotations through the true-path rule
+(a disease annotated with a term has all its ancestors: ``DiseaseKnowledge.propagated``); ``merged=True``
+adds the annotations of the disease's mapped ORPHA/OMIM counterpart. Ties: the task's metrics and
+predict's ``rank`` column give tied diseases the average of their ranks.
 """
 
 from __future__ import annotations
@@ -36,7 +42,8 @@ from genotx.bio.phenotypes import NAMESPACES, DiseaseKnowledge, encode_patients,
 from genotx.data.formats.hpo import Ontology
 from genotx.errors import InputError
 
-__all__ = ["best_match", "resnik_scores", "robust_scores", "robust_parts", "cosine_scores", "likelihood_scores", "SimilarityRanker", "LearnedRanker", "SCORERS"]
+__all__ = ["best_match", "resnik_scores", "robust_scores", "robust_parts", "cosine_scores", "likelihood_scores",
+           "SimilarityRanker", "LearnedRanker", "SCORERS"]
 
 
 def _as_patients(X, ontology: Ontology) -> list[np.ndarray]:
