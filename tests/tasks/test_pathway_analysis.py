@@ -251,6 +251,11 @@ def test_agrees_with_decoupler_and_gseapy(real):
     assert rho >= 0.95
     top = lambda s: set(s.sort_values().index[:5]) | set(s.sort_values().index[-5:])  # noqa: E731
     assert len(top(mine.loc[common, "score"]) & top(theirs.loc[common, "NES"].astype(float))) >= 8
+    # decoupler's gsea on the same input (seed must be non-zero: decoupler 2.2.0 shuffles only `if seed:`)
+    nes, _ = dc.mt.gsea(stat.to_frame("c").T, models.network("kegg"), tmin=15, times=200, seed=42)
+    rho = stats.spearmanr(mine.loc[common, "score"], nes.loc["c", common]).statistic
+    assert rho >= 0.95
+    assert len(top(mine.loc[common, "score"]) & top(nes.loc["c", common])) >= 8
 
 
 @pytest.mark.slow
