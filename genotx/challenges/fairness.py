@@ -139,7 +139,6 @@ def group_metrics(metric: str, truth, prediction, group, *, groups: pd.DataFrame
     # groups, and the interval of the worst-vs-best difference needs them: the resampling is done here
     rng = np.random.default_rng(random_state)
     names = list(by_group.index)
-    rows_of = {name: np.flatnonzero(group == name) for name in names}
     samples = np.full((n_boot, len(names) + 1), np.nan)
     for b in range(n_boot):
         draw = rng.integers(0, len(truth), len(truth))
@@ -368,8 +367,10 @@ FAIRNESS: dict[str, FairnessPlan] = {
         groupings={"disease_category": Grouping("HPO organ system with most annotations of the true disease",
                                                 _disease_category)},
         mitigations=(),
-        note="Patients are SIMULATED from the real HPO annotations (the task's data). The Resnik ranker learns nothing "
-             "from training patients, so there is nothing to reweight: no mitigation.",
+        note="Patients are SIMULATED from the real HPO annotations (the task's data); each category holds the test "
+             "patients of a few diseases (5 per disease), and the bootstrap resamples patients, not diseases, so its "
+             "intervals are narrow for a category of few diseases. The Resnik ranker learns nothing from training "
+             "patients, so there is nothing to reweight: no mitigation.",
     ),
 }
 
