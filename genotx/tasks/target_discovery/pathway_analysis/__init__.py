@@ -141,8 +141,8 @@ def training_data(dataset: Dataset) -> tuple[pd.DataFrame, np.ndarray]:
 
 def format_predictions(frame: pd.DataFrame, estimator: PathwayScorer, *, organism: str = "human",
                        top_k: int | None = None) -> pd.DataFrame:
-    """One row per testable set, most up first: ``set``, ``name``, ``score`` (> 0 up), ``p_value``,
-    ``fdr``, ``n_genes`` (measured members), ``direction`` and ``drivers`` (genes pushing the score most)."""
+    """One row per testable set, most up first: ``set``, ``name``, ``score`` (> 0 up), ``direction``,
+    ``p_value``, ``fdr``, ``n_genes`` (measured members) and ``drivers`` (genes pushing the score most)."""
     if organism != estimator.organism:
         estimator = clone(estimator).set_params(organism=organism).fit()
     table = estimator.results(frame.iloc[0].dropna()).reset_index()
