@@ -211,10 +211,11 @@ _FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 _QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
 
 
-def parse_delimited(text: str, where: str, *, sep: str = ",", header: bool = True) -> pd.DataFrame:
+def parse_delimited(text: str, where: str, *, sep: str = ",", header: bool = True, unique: bool = True) -> pd.DataFrame:
     """``text`` as a DataFrame of ``str`` cells (nothing read as NaN); a malformed line named.
 
-    With ``header``, the first line names the columns (stripped; a name given twice is refused) and
+    With ``header``, the first line names the columns (stripped; a name given twice is refused unless
+    ``unique=False``: the names are then kept as written, for the caller's own message) and
     ``frame.attrs["lines"]`` holds each row's line number in the file (blank lines skipped).
 
     Examples
@@ -253,7 +254,7 @@ def parse_delimited(text: str, where: str, *, sep: str = ",", header: bool = Tru
     names = [str(name).strip() for name in frame.iloc[0]]
     seen: set[str] = set()
     for name in names:
-        if name and name in seen:
+        if unique and name and name in seen:
             raise InputError(where, f"column name {name!r} appears twice in the header", line=lines[0] if lines else 1,
                              fix="give every column its own name")
         seen.add(name)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from genotx.data.formats.text import delimiter, parse_delimited, read_text
 from genotx.errors import InputError
 from genotx.tasks.clinical.cross_species_translation.footprints import panel_genes
 
@@ -35,13 +36,9 @@ def read_input(path: str | Path, *, panel: list[str] | None = None) -> pd.DataFr
     """
     path = Path(path)
     where = str(path)
-    if not path.exists():
-        raise InputError(where, "file not found", fix="check the path")
-    sep = "\t" if path.suffix.lower() in (".tsv", ".txt", ".tab") else ","
-    try:
-        raw = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-        raise InputError(where, f"cannot parse as a table ({err})", fix="save it as comma-separated text with a header") from None
+    text = read_text(path, what="CSV or TSV file")  # missing, folder, empty, not UTF-8, damaged gzip: named
+    raw = parse_delimited(text, where, sep=delimiter(path, text))
+    lines = raw.attrs.get("lines") or list(range(2, len(raw) + 2))
     if raw.shape[1] < 2 or len(raw) < 1:
         raise InputError(where, "needs a first column of names and at least one more column", line=1,
                          fix="genes x samples with gene symbols in the first column, or samples x genes")
@@ -50,12 +47,12 @@ def read_input(path: str | Path, *, panel: list[str] | None = None) -> pd.DataFr
     if bad.any():
         row, col = (int(v[0]) for v in np.nonzero(bad))
         raise InputError(where, f"value {raw.iloc[row, col + 1]!r} in column {raw.columns[col + 1]!r} is not a finite number",
-                         line=row + 2, fix="write a log-expression number there (0 for not detected)")
+                         line=lines[row], fix="write a log-expression number there (0 for not detected)")
     names = raw.iloc[:, 0].str.strip()
     dup = names.duplicated().to_numpy()
     if dup.any():
         row = int(np.flatnonzero(dup)[0])
-        raise InputError(where, f"name {names.iloc[row]!r} appeared on an earlier line", line=row + 2,
+        raise InputError(where, f"name {names.iloc[row]!r} appeared on an earlier line", line=lines[row],
                          fix="give each gene (or sample) once; average duplicated genes first")
     panel = panel_genes() if panel is None else panel
     frame = _orientation(pd.concat([names.rename("name"), values], axis=1), set(panel))

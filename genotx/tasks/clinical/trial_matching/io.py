@@ -16,6 +16,7 @@ from genotx.bio.eligibility import GENES, criteria_lines
 from genotx.data.cohorts import breast_cohort_genes
 from genotx.data.dataset import Dataset
 from genotx.data.formats.table import check_values, read_table
+from genotx.data.formats.text import read_text
 from genotx.errors import InputError
 from genotx.tasks.clinical.trial_matching.features import CLINICAL_VARIABLES, expand_lines
 from genotx.tasks.clinical.trial_matching.models import rule_line_passes
@@ -53,9 +54,7 @@ def _as_number(values: pd.Series, words: dict[str, str]) -> pd.Series:
 def read_criteria(path: str | Path) -> str:
     """A criteria text file; raises naming the line when it holds no criterion or a stray section header."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(str(path), "file not found", fix="give the trial's criteria as a text file")
-    text = path.read_text(encoding="utf-8", errors="strict")
+    text = read_text(path, what="criteria text file")  # missing, folder, empty, not UTF-8: refused naming the line
     lines = criteria_lines(text)
     if not lines:
         raise InputError(str(path), "no criterion lines", line=1, fix="write one criterion per line (e.g. 'Age 18-65 years')")

@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import sparse
 
 from genotx.tasks.spec import HashedPath
+from genotx.data.formats.text import check_path, delimiter, parse_delimited, read_text
 from genotx.errors import InputError
 
 __all__ = ["Reference", "ReferenceFile", "read_reference", "reference_genes", "read_bulk", "LABEL_COLUMNS"]
@@ -65,8 +66,7 @@ def _quiet_old_format() -> None:
 def _read_h5ad(path: Path):
     import anndata
 
-    if not path.is_file():
-        raise InputError(str(path), "file not found", fix="give the path of a labelled single-cell .h5ad file")
+    check_path(path, what="labelled single-cell .h5ad file")
     try:
         with warnings.catch_warnings():
             _quiet_old_format()
@@ -143,8 +143,7 @@ def reference_genes(path: str | Path) -> tuple[str, ...]:
     import anndata
 
     path = Path(path)
-    if not path.is_file():
-        raise InputError(str(path), "file not found", fix="give the path of a labelled single-cell .h5ad file")
+    check_path(path, what="labelled single-cell .h5ad file")
     try:
         with warnings.catch_warnings():
             _quiet_old_format()
@@ -160,40 +159,37 @@ def reference_genes(path: str | Path) -> tuple[str, ...]:
 
 
 def _table(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise InputError(str(path), "file not found", fix="check the path")
-    sep = "\t" if path.suffix.lower() in (".tsv", ".txt", ".tab") else ","
-    try:
-        frame = pd.read_csv(path, sep=sep, index_col=0, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
-        raise InputError(str(path), f"cannot be parsed as a {'tab' if sep == chr(9) else 'comma'}-separated table ({err})",
-                         fix="save one header line and one name column, separated by " + ("tabs" if sep == "\t" else "commas")) from None
-    if frame.shape[0] == 0 or frame.shape[1] == 0:
+    text = read_text(path, what="CSV or TSV table")  # read once; missing, folder, empty, not UTF-8, damaged gzip named
+    raw = parse_delimited(text, str(path), sep=delimiter(path, text), unique=False)  # repeated names: see _numbers
+    if raw.shape[0] == 0 or raw.shape[1] < 2:
         raise InputError(str(path), "holds no values", fix="give genes x samples (or samples x genes) with a header line")
-    frame.index = frame.index.astype(str).str.strip()
+    frame = raw.iloc[:, 1:]
+    frame.index = raw.iloc[:, 0].astype(str).str.strip().to_numpy()
     frame.columns = [str(c).strip() for c in frame.columns]
+    frame.attrs["lines"] = raw.attrs.get("lines") or list(range(2, len(raw) + 2))
     return frame
 
 
 def _numbers(frame: pd.DataFrame, path: Path, genes_down: bool) -> pd.DataFrame:
     """Numeric values; a bad cell is reported with its line (header = line 1) and column."""
+    lines = frame.attrs.get("lines") or list(range(2, len(frame) + 2))
     values = frame.apply(lambda c: pd.to_numeric(c.str.strip(), errors="coerce"))
     bad = values.isna().to_numpy() | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
     if bad.any():
         row, col = map(int, np.argwhere(bad)[0])
         raise InputError(str(path), f"column {frame.columns[col]!r} has the non-numeric or missing value {frame.iat[row, col]!r}",
-                         line=row + 2, fix="write a number (0 for no expression)")
+                         line=lines[row], fix="write a number (0 for no expression)")
     negative = values.to_numpy() < 0
     if negative.any():
         row, col = map(int, np.argwhere(negative)[0])
         raise InputError(str(path), f"column {frame.columns[col]!r} has the negative value {frame.iat[row, col]!r}",
-                         line=row + 2, fix="give linear expression (counts, CPM, TPM), not centred or scaled values")
+                         line=lines[row], fix="give linear expression (counts, CPM, TPM), not centred or scaled values")
     names = frame.index if genes_down else pd.Index(frame.columns)
     duplicated = names.duplicated()
     if duplicated.any():
         first = int(np.flatnonzero(duplicated)[0])
         raise InputError(str(path), f"{'gene' if genes_down else 'column'} {names[first]!r} appears twice",
-                         line=first + 2 if genes_down else 1, fix="sum or drop duplicated genes")
+                         line=lines[first] if genes_down else 1, fix="sum or drop duplicated genes")
     return values.astype(np.float64)
 
 

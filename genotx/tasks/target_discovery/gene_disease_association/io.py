@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from genotx.data.formats.table import read_table
+from genotx.data.formats.table import check_values, read_table
 from genotx.errors import InputError
 from genotx.tasks.target_discovery.gene_disease_association.features import vocabulary
 
@@ -23,6 +23,11 @@ def read_input(path: str | Path) -> pd.DataFrame:
                        aliases={"gene": ("gene_symbol", "gene_id", "symbol"), "disease": ("disease_id",)})
     vocab = vocabulary()
     frame["gene"] = frame["gene"].str.strip()
+    number = pd.to_numeric(frame["gene"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(invalid="ignore"):  # 'inf', '1e30', '2.5' read as numbers but are no NCBI gene id
+        not_id = ~np.isnan(number) & ~(np.isfinite(number) & (number >= 1) & (number < 2**31) & (number == np.floor(number)))
+    check_values(frame, "gene", lambda _s: pd.Series(~not_id), path=str(path), problem="is neither a gene symbol nor an NCBI gene id",
+                 fix="use an HGNC symbol (e.g. BRCA1) or a positive whole NCBI gene id (e.g. 672)")
     index = vocab.gene_index(frame["gene"])
     if (index < 0).any():
         row = int(np.flatnonzero(index < 0)[0])

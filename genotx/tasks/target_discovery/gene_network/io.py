@@ -17,6 +17,7 @@ import pandas as pd
 
 from genotx.data.source import source_files
 from genotx.data.sources.networks import read_corum_pairs, read_krumsiek11, read_krumsiek11_edges, read_sachs
+from genotx.data.formats.text import check_path, delimiter, parse_delimited, read_text
 from genotx.errors import InputError
 
 __all__ = ["load_sachs", "load_krumsiek11", "load_depmap_corum", "read_expression", "LAYOUTS"]
@@ -77,16 +78,12 @@ def read_expression(path: str | Path, *, layout: str = "cells_x_genes") -> pd.Da
     path = Path(path)
     if layout not in LAYOUTS:
         raise InputError("layout", f"{layout!r} is not one of {list(LAYOUTS)}", fix="write layout=cells_x_genes or layout=genes_x_cells")
-    if not path.exists():
-        raise InputError(str(path), "file not found", fix="check the path")
+    check_path(path, what="CSV, TSV or .h5ad file")
     if path.suffix.lower() == ".h5ad":
         return _read_h5ad(path)
-    sep = "\t" if path.suffix.lower() in (".tsv", ".txt") else ","
-    try:
-        raw = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise InputError(str(path), f"cannot parse as {'TSV' if sep == chr(9) else 'CSV'} ({err})", fix="save it as plain UTF-8 CSV") from None
-    raw.columns = _header(path, sep, len(raw.columns))
+    text = read_text(path, what="CSV or TSV file")  # read once; empty, not UTF-8, damaged gzip refused
+    raw = parse_delimited(text, str(path), sep=delimiter(path, text), unique=False)  # repeats named below
+    lines = raw.attrs.get("lines") or list(range(2, len(raw) + 2))
     if raw.empty:
         raise InputError(str(path), "no data rows", fix="add one row per sample below the header")
     first = raw.columns[0]
@@ -96,12 +93,12 @@ def read_expression(path: str | Path, *, layout: str = "cells_x_genes") -> pd.Da
     if values.shape[1] == 0:
         raise InputError(str(path), "has no numeric columns", line=1, fix="one column per variable, numbers only")
     numeric = values.apply(lambda c: pd.to_numeric(c.str.strip(), errors="coerce"))
-    bad = numeric.isna().to_numpy()
+    bad = ~np.isfinite(numeric.to_numpy(dtype=np.float64, na_value=np.nan))  # inf is no expression value either
     if bad.any():
         row, col = np.argwhere(bad)[0]
         shown = values.iloc[row, col]
         problem = "is empty" if shown.strip() == "" else f"has non-numeric value {shown!r}"
-        raise InputError(str(path), f"column {values.columns[col]!r} {problem}", line=int(row) + 2,
+        raise InputError(str(path), f"column {values.columns[col]!r} {problem}", line=lines[row],
                          fix="write a number there" + (" (missing values are not imputed)" if shown.strip() == "" else ""))
     frame = numeric.astype(np.float64)
     if layout == "genes_x_cells":
@@ -112,23 +109,10 @@ def read_expression(path: str | Path, *, layout: str = "cells_x_genes") -> pd.Da
     frame.columns = [str(c) for c in frame.columns]
     dup = pd.Index(frame.columns)[pd.Index(frame.columns).duplicated()]
     if len(dup):
-        line = 1 if layout == "cells_x_genes" else int(np.flatnonzero(names.to_numpy() == dup[0])[1]) + 2
+        line = 1 if layout == "cells_x_genes" else lines[int(np.flatnonzero(names.to_numpy() == dup[0])[1])]
         raise InputError(str(path), f"variable {dup[0]!r} occurs twice", line=line,
                          fix="give each variable one column (or one row with layout=genes_x_cells)")
     return frame
-
-
-def _header(path: Path, sep: str, n: int) -> list[str]:
-    """The header's names as written (pandas renames a repeated ``A`` to ``A.1``)."""
-    import csv
-
-    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
-        names = next(csv.reader(handle, delimiter=sep), [])
-    names = [name.strip() for name in names]
-    if len(names) != n:
-        raise InputError(str(path), f"the header has {len(names)} names but rows have {n} fields", line=1,
-                         fix="one name per column in the header line")
-    return names
 
 
 def _read_h5ad(path: Path) -> pd.DataFrame:

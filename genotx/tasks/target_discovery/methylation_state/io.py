@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from genotx.data.formats.table import read_table
+from genotx.data.formats.text import parse_delimited, read_text
 from genotx.data.source import source_files
 from genotx.errors import InputError
 from genotx.tasks.target_discovery.methylation_state.features import neighbourhood_features
@@ -44,35 +45,37 @@ _ALIASES = {
 _OPTIONAL = ("chrom", "methylated_reads_2", "coverage_2")
 
 
-def _read_bismark(path: Path) -> pd.DataFrame:
+def _read_bismark(text: str, where: str) -> pd.DataFrame:
     """A Bismark coverage file: chrom, start, end, % methylated, count methylated, count unmethylated."""
-    try:
-        raw = pd.read_csv(path, sep="\t", header=None, dtype=str, keep_default_na=False, comment=None)
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise InputError(str(path), f"cannot parse as a Bismark coverage file ({err})", fix="save it as tab-separated text") from None
+    raw = parse_delimited(text, where, sep="\t", header=False)
     if raw.shape[1] != 6:
-        raise InputError(str(path), f"a Bismark coverage file has 6 tab-separated columns, found {raw.shape[1]}", line=1,
+        raise InputError(where, f"a Bismark coverage file has 6 tab-separated columns, found {raw.shape[1]}", line=1,
                          fix="give chrom, start, end, percent, count_methylated, count_unmethylated, or a CSV with a header")
     values = raw[[1, 4, 5]].apply(lambda c: pd.to_numeric(c.str.strip(), errors="coerce"))
-    bad = values.isna().any(axis=1).to_numpy()
+    bad = (values.isna() | ~np.isfinite(values)).any(axis=1).to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise InputError(str(path), f"non-numeric start or counts {raw.iloc[row, [1, 4, 5]].tolist()}", line=row + 1, fix="write integers there")
-    return pd.DataFrame({"chrom": raw[0].str.strip(), "position": values[1], "methylated_reads": values[4],
-                         "coverage": values[4] + values[5]})
+        lines = raw.attrs.get("lines")
+        raise InputError(where, f"non-numeric or infinite start or counts {raw.iloc[row, [1, 4, 5]].tolist()}",
+                         line=lines[row] if lines else row + 1, fix="write integers there")
+    frame = pd.DataFrame({"chrom": raw[0].str.strip(), "position": values[1], "methylated_reads": values[4],
+                          "coverage": values[4] + values[5]})
+    frame.attrs["lines"] = raw.attrs.get("lines")
+    return frame
 
 
-def _refuse(bad: pd.Series, where: str, line_offset: int, problem: str, fix: str) -> None:
-    """Raise naming the first line where the vectorised check ``bad`` is true."""
+def _refuse(bad: pd.Series, where: str, line_offset: int | list[int], problem: str, fix: str) -> None:
+    """Raise naming the first line where the vectorised check ``bad`` is true (``line_offset``: the
+    rows' line numbers, or the line of row 0)."""
     bad = bad.to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise InputError(where, problem, line=row + line_offset, fix=fix)
+        line = line_offset[row] if isinstance(line_offset, list) else row + line_offset
+        raise InputError(where, problem, line=line, fix=fix)
 
 
-def _is_headerless(path: Path) -> bool:
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        first = handle.readline().rstrip("\n").split("\t")
+def _is_headerless(text: str) -> bool:
+    first = text.lstrip("\n").split("\n", 1)[0].rstrip("\r").split("\t")
     return len(first) == 6 and all(f.strip().lstrip("-").replace(".", "", 1).isdigit() for f in first[1:])
 
 
@@ -89,15 +92,10 @@ def read_input(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     where = str(path)
-    if not path.exists():
-        raise InputError(where, "file not found", fix="check the path")
-    if path.is_dir():
-        raise InputError(where, "is a folder, not a file", fix="give the path of a CSV or Bismark .cov file")
-    if path.stat().st_size == 0:
-        raise InputError(where, "is empty", fix="give a CSV with a header line and one row per CpG, or a Bismark .cov file")
-    headerless = _is_headerless(path)
+    text = read_text(path, what="CSV or Bismark .cov file")  # missing, folder, empty, not UTF-8, damaged gzip
+    headerless = _is_headerless(text)
     if headerless:
-        frame = _read_bismark(path)
+        frame = _read_bismark(text, where)
     else:
         numeric = ("position", "methylated_reads", "coverage", "methylated_reads_2", "coverage_2")
         frame = read_table(path, required=("position", "methylated_reads", "coverage"), optional=_OPTIONAL,
@@ -106,7 +104,7 @@ def read_input(path: str | Path) -> pd.DataFrame:
     if ("methylated_reads_2" in frame) != ("coverage_2" in frame):
         raise InputError(where, "gives only one of methylated_reads_2 / coverage_2", line=1, fix="give both or neither")
     counts = ["methylated_reads", "coverage"] + (["methylated_reads_2", "coverage_2"] if has_second else [])
-    line_offset = 1 if headerless else 2  # a header occupies line 1
+    line_offset = frame.attrs.get("lines") or (1 if headerless else 2)  # a header occupies line 1
     for column in ["position", *counts]:
         values = frame[column]
         bad = ~(values.notna() & (values >= 0) & (values == np.floor(values)))

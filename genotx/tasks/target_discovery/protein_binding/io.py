@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from genotx.data.formats.fasta import looks_like_fasta, read_fasta
+from genotx.data.formats.fasta import fasta_records
 from genotx.data.formats.table import check_values, read_table
+from genotx.data.formats.text import read_text
 
 __all__ = ["SEQUENCE_LENGTH", "read_input"]
 
@@ -18,10 +19,13 @@ def read_input(path: str | Path) -> pd.DataFrame:
     """A FASTA file, or a CSV/TSV with a ``sequence`` column (aliases ``x``, ``seq``), of 75-nt lac
     promoter variants (A/C/G/T/N). An ``id``/``name`` column or FASTA names are kept."""
     path = Path(path)
-    if path.exists() and looks_like_fasta(path):
-        frame = read_fasta(path, alphabet="ACGTN", length=SEQUENCE_LENGTH)
-        return frame.rename(columns={"name": "id"})[["id", "sequence"]]
-    frame = read_table(path, required=("sequence",), optional=("id",), aliases={"sequence": ("x", "seq"), "id": ("name",)})
+    text = read_text(path, what="FASTA or CSV file")
+    if text.lstrip().startswith(">"):  # a letter outside ACGTN is named with its record, line and column
+        records = list(fasta_records(enumerate(text.splitlines(), start=1), str(path), alphabet="ACGTN"))
+        frame = pd.DataFrame({"id": [r[0] for r in records], "sequence": [r[1] for r in records]})
+        frame.attrs["lines"] = [r[2] for r in records]
+    else:
+        frame = read_table(path, required=("sequence",), optional=("id",), aliases={"sequence": ("x", "seq"), "id": ("name",)})
     frame["sequence"] = frame["sequence"].str.strip().str.upper()
     check_values(
         frame, "sequence", lambda s: (s.str.len() == SEQUENCE_LENGTH) & s.str.fullmatch(r"[ACGTN]+").fillna(False),
