@@ -886,7 +886,7 @@ def fairness_figures(result: FairnessResult | Mapping) -> dict[str, Any]:
     width = 0.8 / max(len(methods), 1)
     colours = {"none": "tab:red", "group_balanced": "tab:green", "upweight_worst": "tab:blue"}
 
-    groups = Figure(figsize=(max(6.0, 0.55 * len(names) * max(len(methods), 1) + 2), 3.8), layout="constrained")
+    groups = Figure(figsize=(min(12.0, max(6.0, 0.3 * len(names) * max(len(methods), 1) + 2)), 3.8), layout="constrained")
     ax = groups.subplots()
     for i, method in enumerate(methods):
         part = table[table["method"] == method].set_index("group").reindex(names)
