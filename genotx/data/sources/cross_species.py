@@ -103,7 +103,7 @@ PROGENY_MODELS = declare(
         },
         convert=_convert_progeny,
         notes="human_input: 121 genes x 8 airway RNA-seq samples (dexamethasone vs untreated); "
-        "*_expected: the R package's scores (top=100, scale=TRUE). PANC1: FOXA2 knockout vs wild type, 3+3.",
+        "*_expected: the R package's scores (top=10, scale=TRUE, as its own test makes them). PANC1: FOXA2 knockout vs wild type, 3+3.",
     )
 )
 
