@@ -50,7 +50,50 @@ def read_input(path: str | Path) -> pd.DataFrame:
     if len(frame) < MIN_VARIANTS:
         raise InputError(where, f"{len(frame)} usable variant(s); MR-Egger, weighted median and mode need >= {MIN_VARIANTS}",
                          fix="add variants (independent instruments) to the file")
+    _check_scale(frame, where)
+    _check_distinct(frame, where)
     return frame[["SNP", *HARMONISED_COLUMNS]].reset_index(drop=True)
+
+
+#: largest magnitude of a per-variant quantity the estimators form (ratios, z-scores, inverse standard
+#: errors): its square summed over variants stays finite in float64 (se 1e-320 or beta 1e200 once gave null)
+MAX_TERM = 1e100
+
+
+def _check_scale(frame: pd.DataFrame, where: str) -> None:
+    """Refuse the first line whose statistics overflow the estimators' arithmetic."""
+    bx, sx, bo, so = (frame[c].to_numpy(float) for c in HARMONISED_COLUMNS)
+    with np.errstate(all="ignore"):
+        terms = {"beta_exposure": bx, "beta_outcome": bo, "1 / se_exposure": 1 / sx, "1 / se_outcome": 1 / so,
+                 "beta_outcome / beta_exposure": bo / bx, "se_outcome / beta_exposure": so / bx,
+                 "beta_exposure / se_outcome": bx / so, "beta_outcome / se_outcome": bo / so, "beta_exposure / se_exposure": bx / sx}
+        for name, values in terms.items():
+            bad = ~(np.abs(values) <= MAX_TERM)
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise InputError(where, f"variant {frame['SNP'].iloc[row]!r}: {name} is {values[row]:.3g}, beyond what the estimators can "
+                                 f"compute with (|value| <= {MAX_TERM:.0e})", line=_lines(frame)[row],
+                                 fix="check the value (a typo? standard errors are > 0 and not vanishingly small); give effects on a usual scale")
+
+
+def _check_distinct(frame: pd.DataFrame, where: str) -> None:
+    """The same statistics twice (a variant repeated under two names), or one |beta_exposure| for every
+    variant, leave MR-Egger's regression without a slope to fit (a singular matrix)."""
+    repeated = frame.duplicated(list(HARMONISED_COLUMNS)).to_numpy()
+    if repeated.any():
+        row = int(np.flatnonzero(repeated)[0])
+        first = int(np.flatnonzero(frame.duplicated(list(HARMONISED_COLUMNS), keep=False).to_numpy())[0])
+        raise InputError(where, f"variant {frame['SNP'].iloc[row]!r} repeats the statistics of {frame['SNP'].iloc[first]!r} "
+                         f"(line {_lines(frame)[first]})", line=_lines(frame)[row],
+                         fix="give each independent variant once (clump variants in LD first)")
+    if np.unique(np.abs(frame["beta_exposure"].to_numpy(float))).size < 2:
+        raise InputError(where, "every variant has the same |beta_exposure|: MR-Egger's slope cannot be estimated",
+                         fix="give variants with different effects on the exposure")
+
+
+def _lines(frame: pd.DataFrame) -> list[int]:
+    lines = frame.attrs.get("lines")
+    return [lines[i] for i in frame.index] if lines else [int(i) + 2 for i in frame.index]
 
 
 def _check_numbers(frame: pd.DataFrame, column: str, ok, **message) -> None:
