@@ -212,6 +212,38 @@ def pathway_bars(entry: Mapping, *, n: int = 8):
     return fig
 
 
+def spatial_gene_figure(entry: Mapping):
+    """The best gene's true and predicted expression at each held-out spot (image coordinates, y down)
+    and the histogram of every gene's within-fold r (a run's ``details["spatial_expression"]``).
+
+    Examples
+    --------
+    >>> fig = spatial_gene_figure({"best_gene": "Mobp", "best_gene_pearson": 0.6, "model": "cnn", "split": "blocks",
+    ...                            "x": [0, 1, 2], "y": [0, 1, 0], "true": [0.0, 1.0, 2.0], "pred": [0.1, 0.9, 1.5],
+    ...                            "gene_pearson": {"Mobp": 0.6, "Gad1": -0.1}})
+    >>> [ax.get_title() for ax in fig.axes[:3]]
+    ['Mobp: true', 'predicted (r = 0.60)', 'per-gene r (2 genes)']
+    """
+    x, y = np.asarray(entry["x"], float), np.asarray(entry["y"], float)
+    true, pred = np.asarray(entry["true"], float), np.asarray(entry["pred"], float)
+    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.8), gridspec_kw={"width_ratios": [1, 1, 1.3]})
+    for ax, values, title, limits in ((axes[0], true, f"{entry['best_gene']}: true", (true.min(), true.max())),
+                                      (axes[1], pred, f"predicted (r = {float(entry['best_gene_pearson']):.2f})",
+                                       (pred.min(), pred.max()))):
+        dots = ax.scatter(x, y, c=values, s=60, cmap="viridis", vmin=limits[0], vmax=limits[1] if limits[1] > limits[0] else limits[0] + 1e-9)
+        ax.invert_yaxis()
+        ax.set_aspect("equal")
+        ax.set(title=title, xticks=[], yticks=[])
+        fig.colorbar(dots, ax=ax, shrink=0.8)
+    r = np.asarray(list(entry.get("gene_pearson", {}).values()), float)
+    axes[2].hist(r[np.isfinite(r)], bins=30, color="#4c72b0")
+    axes[2].axvline(0, color="black", lw=0.6)
+    axes[2].set(title=f"per-gene r ({len(r)} genes)", xlabel="r within held-out folds", ylabel="genes")
+    fig.suptitle(f"{entry.get('model', '')} / {entry.get('split', '')}: the gene shown is the best after scoring", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 # Plots drawn from an Outcome's ``details`` (key -> plotter(details) -> figures). A task opts in by
 # writing the key; the report needs no knowledge of tasks.
 DETAIL_PLOTS: Registry = Registry("detail plot")
@@ -228,3 +260,5 @@ DETAIL_PLOTS.add("per_type", lambda d: [per_type_figure(d["per_type"])]
                  if isinstance(d.get("per_type"), dict) and all(isinstance(v, dict) and "pearson" in v and "rmse" in v for v in d["per_type"].values()) else [])
 DETAIL_PLOTS.add("pathway_ranking", lambda d: [pathway_bars(e) for e in d["pathway_ranking"].values()]
                  if isinstance(d.get("pathway_ranking"), dict) else [])
+DETAIL_PLOTS.add("spatial_expression", lambda d: [spatial_gene_figure(d["spatial_expression"])]
+                 if isinstance(d.get("spatial_expression"), dict) and "true" in d["spatial_expression"] else [])
