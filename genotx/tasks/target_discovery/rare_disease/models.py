@@ -100,12 +100,23 @@ def _padded_max(indicator: np.ndarray, column: np.ndarray, kb: DiseaseKnowledge,
     return out
 
 
-def best_match(kb: DiseaseKnowledge, terms: np.ndarray) -> np.ndarray:
+def best_match(kb: DiseaseKnowledge, terms: np.ndarray, *, sparse_below: int = 32) -> np.ndarray:
     """Resnik best match of each term against each disease: (len(terms), n_diseases) float32.
 
     ``out[i, d]`` = max over the ancestors ``a`` of ``terms[i]`` annotated (with propagation) to ``d``
     of IC(a), i.e. the similarity of the term's most informative common ancestor with the disease.
+    Fewer than ``sparse_below`` terms (one user's patient) read the ancestors' sparse columns
+    instead of building the dense disease x term matrix (the same values).
     """
+    terms = np.asarray(terms, dtype=np.int64)
+    if len(terms) < sparse_below and "_dense_cache" not in kb.__dict__:
+        out = np.zeros((len(terms), len(kb.disease_ids)), np.float32)
+        columns, ancestors = kb.propagated, kb.ontology.ancestors
+        for i, term in enumerate(terms):
+            for a in ancestors.indices[ancestors.indptr[term] : ancestors.indptr[term + 1]]:
+                rows = columns.indices[columns.indptr[a] : columns.indptr[a + 1]]
+                out[i, rows] = np.maximum(out[i, rows], np.float32(kb.ic[a]))
+        return out
     dense, column = _dense_propagated(kb)
     return _padded_max(dense, column, kb, terms)
 
@@ -227,7 +238,10 @@ def _l2_rows(m: sparse.csr_matrix) -> sparse.csr_matrix:
 def cosine_scores(kb: DiseaseKnowledge, patients: list[np.ndarray], *, chunk: int = 512) -> np.ndarray:
     """Cosine of IC-weighted (TF-IDF-like), ancestor-propagated term vectors: (n_patients, n_diseases)."""
     weight = sparse.diags(kb.ic.astype(np.float32))
-    diseases = _l2_rows((kb.propagated.tocsr().astype(np.float32) @ weight).tocsr())
+    diseases = kb.__dict__.get("_cosine_cache")
+    if diseases is None:
+        diseases = _l2_rows((kb.propagated.tocsr().astype(np.float32) @ weight).tocsr())
+        object.__setattr__(kb, "_cosine_cache", diseases)
     queries = _l2_rows((patient_term_matrix(kb, patients) @ weight).tocsr())
     out = np.zeros((len(patients), len(kb.disease_ids)), dtype=np.float32)
     for start in range(0, len(patients), chunk):
