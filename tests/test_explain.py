@@ -279,8 +279,10 @@ def test_bad_requests_are_refused_before_any_data_is_loaded(tmp_path):
         explain("protein_binding", methods=["magic"])
     bad = tmp_path / "bad.csv"
     bad.write_text("sequence\nACGT\n")
-    with pytest.raises(InputError, match="75-nt"):
+    with pytest.raises(InputError, match="fitted on all its data"):
         explain("protein_binding", input=bad)
+    with pytest.raises(InputError, match="75-nt"):
+        explain("protein_binding", input=bad, fitted=lambda name: pytest.fail("a bad file must fail before any fit"))
     assert set(EXPLAIN) >= {"protein_binding", "rna_splicing", "variant_pathogenicity", "drug_response", "patient_stratification"}
 
 

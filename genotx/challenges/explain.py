@@ -392,6 +392,7 @@ def explain(
     seed: int = 0,
     dataset: Dataset | None = None,
     plan: ExplainPlan | None = None,
+    fitted: Callable[[str], Any] | None = None,
     sanity: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> ExplainResult:
@@ -400,7 +401,9 @@ def explain(
     Without ``input``: the task's model is fitted through its protocol (``fit_folds``) on the first
     fold of the plan's split and up to ``n_rows`` held-out rows (a seeded draw) are explained; the
     fitted model's held-out score is reported beside. With ``input``: the user's file is read by the
-    task's ``read_input`` and explained with the engine's cached model fitted on all the task's data.
+    task's ``read_input`` and explained with ``fitted(model name)``, the model fitted on all the
+    task's data (the CLI passes the engine's cached :func:`~genotx.engine.predict.fitted_model`;
+    challenges sit below the engine and never import it).
     ``methods`` (sequence models): a subset of :data:`SEQUENCE_METHODS`. ``sanity=False`` skips the
     randomisation tests (they refit or re-attribute the model several times).
 
@@ -423,16 +426,17 @@ def explain(
     n_rows = n_rows or plan.n_rows
     say = progress or (lambda text: None)
     protocol = task.protocol
+    if input is not None and fitted is None:
+        raise InputError("explain", "a user's file is explained with the task's model fitted on all its data",
+                         fix="pass fitted=lambda name: genotx.engine.predict.fitted_model(task, model=name) (the CLI does)")
     frame = task.read_input(input) if input is not None else None  # a bad file fails before any data is loaded
     data = _load(task, plan, dataset)
     score: dict = {}
     if frame is not None:
         rows = plan.model_frame(frame) if plan.model_frame else frame
         rows = rows.iloc[_sample(len(rows), n_rows, seed)].reset_index(drop=True)
-        say(f"{task.name}: the cached {model} model (fitted on all the task's data)")
-        from genotx.engine.predict import fitted_model
-
-        estimator = fitted_model(task, model=model)
+        say(f"{task.name}: the {model} model fitted on all the task's data")
+        estimator = fitted(model)
         train = data
         source = f"user file {Path(input).name}"
     else:

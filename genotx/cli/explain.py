@@ -26,11 +26,13 @@ def explain_(
 ) -> None:
     """Attributions of a task's model: motifs matched to references (sequence models) or ranked features (SHAP)."""
     from genotx.challenges.explain import explain, save_explain
+    from genotx.engine.predict import fitted_model
 
     try:
         with progress_bar() as progress:
             bar = progress.add_task(f"{task}: explain", total=None)
             result = explain(task, input=input_path, model=model, methods=parse_names(methods), n_rows=rows, seed=seed,
+                             fitted=lambda name: fitted_model(task, model=name),  # the engine's cached model
                              sanity=not no_sanity, progress=lambda text: progress.update(bar, description=text))
         paths = save_explain(result, out_dir)
     except GenotxError as e:
