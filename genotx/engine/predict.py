@@ -8,30 +8,41 @@
    it never loads or simulates the task's data;
 3. :func:`fitted_model`: the task's model fitted on its default data (the task's
    ``training_data(dataset, **options) -> (X, y)`` hook, default all rows), cached on disk keyed by
-   the data's sha256, the model's parameters, the training options and the genotx version; the
-   cached file is checked against its recorded sha256 before it is loaded, so a damaged or planted
-   file is retrained, never trusted;
+   the data's sha256, the model's parameters, the training options and the genotx version; saved
+   with skops (torch weights as ``state_dict`` bytes) or, where skops cannot, joblib, and opened only
+   when its signature (an HMAC under this user's key, kept outside the cache) verifies over the whole
+   file, so a damaged, copied or planted file is retrained, never trusted
+   (:mod:`genotx.models.persist`);
 4. ``format_predictions(frame, estimator, **options)`` (default: a ``prediction`` column) and an
    atomic write: a DataFrame as CSV, a dict as JSON, or the task's ``write_predictions(result, path)``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gzip
 import hashlib
 import json
 import logging
+import os
 import re
+import stat
+import tempfile
+import zlib
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from genotx.data.cache import atomic_path, genotx_home, sha256_bytes, sha256_file
+from genotx.data.cache import atomic_path, genotx_home, sha256_bytes
+from genotx.data.formats.text import MAX_INPUT_BYTES, check_path
 from genotx.data.source import source_sha256
-from genotx.errors import InputError
+from genotx.errors import GenotxError, InputError
+from genotx.models.persist import load_model, save_model
 from genotx.tasks.registry import Task, get_task
 
 __all__ = ["fitted_model", "predict_file", "check_options"]
@@ -87,6 +98,8 @@ def check_options(task: Task, options: Mapping[str, Any]) -> dict[str, Any]:
                 raise InputError(f"--option {key}", f"{value!r} is not one of {list(kind)}", fix=f"write {key}=" + "|".join(kind))
             typed[key] = str(value)
             continue
+        if _is_file_kind(kind):  # a file option is checked like the input: it exists, and is not a folder
+            check_path(value, what=f"file (option {key})")
         try:
             converted = kind(value) if not isinstance(value, kind) else value
         except (TypeError, ValueError):
@@ -101,6 +114,12 @@ def check_options(task: Task, options: Mapping[str, Any]) -> dict[str, Any]:
     return typed
 
 
+def _is_file_kind(kind) -> bool:
+    from genotx.tasks.spec import HashedPath
+
+    return isinstance(kind, type) and issubclass(kind, (os.PathLike, HashedPath))
+
+
 def _training_options(task: Task, options: Mapping[str, Any]) -> dict[str, Any]:
     names = getattr(task.module, "TRAIN_OPTIONS", ())
     return {k: options[k] for k in names if k in options}
@@ -112,8 +131,6 @@ def fitted_model(task: str | Task, *, model: str | None = None, random_state: in
     ``train_options`` are the task's ``TRAIN_OPTIONS`` that change what is trained (e.g. which
     disease namespace a ranker learns); they are part of the cache key.
     """
-    import joblib
-
     task = get_task(task)
     model = model or task.spec.default_model
     estimator = task.model(model, random_state=random_state)
@@ -122,24 +139,30 @@ def fitted_model(task: str | Task, *, model: str | None = None, random_state: in
     data = repr(sorted((s, sorted(source_sha256(s).items())) for s in task.spec.sources[:1]))
     key = data + params + repr(sorted(train_options.items())) + _genotx_version()
     digest = sha256_bytes(key.encode())[:16]
-    path = genotx_home() / "models" / f"{task.name}__{model}__{digest}__seed{random_state}.joblib"
-    stamp = path.with_suffix(".sha256")
-    if path.exists() and stamp.exists() and stamp.read_text().strip() == sha256_file(path):
-        try:
-            return joblib.load(path)  # our own file, its checksum just verified
-        except Exception:  # noqa: BLE001 - an unreadable cache entry is retrained, never trusted
-            log.warning("cached model %s is unreadable; retraining", path)
-    elif path.exists():
-        log.warning("cached model %s does not match its checksum; retraining", path)
-    dataset = task.load()
-    hook = getattr(task.module, "training_data", None)
-    X, y = hook(dataset, **train_options) if callable(hook) else (dataset.inputs, dataset.target)
-    estimator.fit(X, y)
-    with atomic_path(path) as tmp:
-        joblib.dump(estimator, tmp)
-    with atomic_path(stamp) as tmp:
-        Path(tmp).write_text(sha256_file(path) + "\n")
+    stem = genotx_home() / "models" / f"{task.name}__{model}__{digest}__seed{random_state}"
+    with _model_lock(stem):  # two processes fitting the same model: one fits, the other loads its file
+        cached = load_model(stem)  # signature verified over the whole file first; skops types checked
+        if cached is not None:
+            return cached
+        dataset = task.load()
+        hook = getattr(task.module, "training_data", None)
+        X, y = hook(dataset, **train_options) if callable(hook) else (dataset.inputs, dataset.target)
+        estimator.fit(X, y)
+        save_model(estimator, stem)
     return estimator
+
+
+@contextlib.contextmanager
+def _model_lock(stem: Path):
+    import fcntl
+
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    with open(stem.with_name(stem.name + ".lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _default_format(frame, estimator):
@@ -165,6 +188,13 @@ def _finite(value):
 def predict_file(task: str | Task, input_path: str | Path, out_path: str | Path, *, model: str | None = None, **options) -> Path:
     """Read ``input_path`` (validated), predict with the task's cached model, write ``out_path`` atomically.
 
+    Everything the user gave is checked before a model is touched, and nothing is written unless the
+    predictions are complete: options (typed, ranged, file options exist), ``out_path`` (not a folder,
+    not the input or an option's file), the input (missing, folder where a file is expected, a
+    named pipe such as ``<(zcat x.gz)`` read once into a private copy), then the task's ``read_input``,
+    whose library errors (not UTF-8, a damaged gzip, an empty or folder input) are turned into
+    :class:`~genotx.errors.InputError` naming the file.
+
     Examples
     --------
     >>> import genotx
@@ -174,24 +204,110 @@ def predict_file(task: str | Task, input_path: str | Path, out_path: str | Path,
     task = get_task(task)
     task._require()
     input_path, out_path = Path(input_path), Path(out_path)
-    if input_path.exists() and out_path.exists() and input_path.resolve() == out_path.resolve():
-        raise InputError(str(out_path), "is the input file", fix="write the predictions to another path")
-    own = getattr(task.module, "predict_file", None)
-    if callable(own):  # TODO(house): tasks still migrating to read_input/format_predictions
-        return own(input_path, out_path, model=model, **options)
     options = check_options(task, options)
+    check_path(input_path, what="input file", folder_ok=True)
+    files = {input_path, *(Path(v) for k, v in options.items() if _is_file_kind(_option_kind(task, k)))}
+    _check_out(out_path, files)
     input_names = getattr(task.module, "INPUT_OPTIONS", ())
-    frame = task.read_input(input_path, **{k: v for k, v in options.items() if k in input_names})  # raises before any output
-    estimator = fitted_model(task, model=model, **_training_options(task, options))
-    shape = getattr(task.module, "format_predictions", None)
-    rest = {k: v for k, v in options.items() if k not in input_names}
-    result = shape(frame, estimator, **rest) if callable(shape) else _default_format(frame, estimator)
-    writer = getattr(task.module, "write_predictions", None)
-    with atomic_path(out_path) as tmp:
-        if callable(writer):
-            writer(result, tmp)
-        elif isinstance(result, dict):
-            Path(tmp).write_text(json.dumps(_finite(result), indent=1))
-        else:
-            result.to_csv(tmp, index=False)
+    with tempfile.TemporaryDirectory(prefix="genotx-input-") as private:
+        renamed: dict[str, str] = {}
+        readable = _read_once(input_path, Path(private) / "input", renamed)
+        inputs = {k: v for k, v in options.items() if k in input_names}
+        for key, value in inputs.items():
+            if _is_file_kind(_option_kind(task, key)):
+                copy = _read_once(Path(value), Path(private) / key, renamed)
+                inputs[key] = type(value)(copy) if isinstance(value, str) else copy
+        with _user_errors(input_path, renamed):  # raises before any output
+            frame = task.read_input(readable, **inputs)
+        estimator = fitted_model(task, model=model, **_training_options(task, options))
+        shape = getattr(task.module, "format_predictions", None)
+        rest = {k: v for k, v in options.items() if k not in input_names}
+        with _user_errors(input_path, renamed):
+            result = shape(frame, estimator, **rest) if callable(shape) else _default_format(frame, estimator)
+        writer = getattr(task.module, "write_predictions", None)
+        with atomic_path(out_path) as tmp:
+            if callable(writer):
+                writer(result, tmp)
+            elif isinstance(result, dict):
+                Path(tmp).write_text(json.dumps(_finite(result), indent=1))
+            else:
+                result.to_csv(tmp, index=False)
     return out_path
+
+
+def _option_kind(task: Task, key: str):
+    from genotx.tasks.spec import PredictOption
+
+    kind = getattr(task.module, "PREDICT_OPTIONS", {}).get(key)
+    return kind.kind if isinstance(kind, PredictOption) else kind
+
+
+def _check_out(out_path: Path, files: set[Path]) -> None:
+    """``--out`` is a file path that is none of the files read (a symlink or hard link to one included)."""
+    if out_path.is_dir():
+        raise InputError(str(out_path), "is a folder", fix="give the path of the file to write, e.g. a name inside that folder")
+    if out_path.exists():
+        for path in files:
+            try:
+                same = path.exists() and os.path.samefile(path, out_path)
+            except OSError:
+                same = False
+            if same:
+                raise InputError(str(out_path), f"is the file being read ({path})", fix="write the predictions to another path")
+    if out_path.parent.exists() and not out_path.parent.is_dir():
+        raise InputError(str(out_path), f"{out_path.parent} is a file, not a folder", fix="give a path inside a folder")
+
+
+def _read_once(path: Path, private: Path, renamed: dict[str, str]) -> Path:
+    """``path`` itself if it is a regular file or a folder; a named pipe or device (``<(cat file)``) is
+    read once into ``private`` (its bytes would be gone after the first read)."""
+    info = path.stat()
+    if stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode):
+        return path
+    private.mkdir(parents=True, exist_ok=True)
+    copy = private / (path.name or "input")
+    with open(path, "rb") as source, open(copy, "wb") as target:
+        while block := source.read(1 << 20):
+            target.write(block)
+            if target.tell() > MAX_INPUT_BYTES:
+                raise InputError(str(path), f"is larger than {MAX_INPUT_BYTES} bytes", fix="split the input into smaller files")
+    renamed[str(copy)] = str(path)
+    return copy
+
+
+@contextlib.contextmanager
+def _user_errors(input_path: Path, renamed: Mapping[str, str]):
+    """Errors from reading a user's file, in genotx's words and naming the user's own path.
+
+    A reader's :class:`InputError` is re-raised with the private copy's path replaced by the user's; an
+    exception a library raises on malformed bytes (not UTF-8, a damaged gzip, an empty file or a
+    folder where a file is read) becomes an :class:`InputError` naming the input."""
+    where = str(input_path)
+
+    def own(text: str) -> str:
+        for private, original in renamed.items():
+            text = text.replace(private, original)
+        return text
+
+    try:
+        yield
+    except InputError as error:
+        if not any(private in str(error) for private in renamed):
+            raise
+        raise InputError(own(error.where), own(error.problem), line=error.line, fix=own(error.fix)) from None
+    except GenotxError:
+        raise
+    except UnicodeDecodeError as error:
+        raise InputError(where, f"holds bytes that are not UTF-8 text ({error.reason} at byte {error.start})",
+                         fix="save it as UTF-8 text") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise InputError(where, f"is a truncated or damaged compressed file ({error})",
+                         fix="compress it again, or check that the copy or download finished") from None
+    except IsADirectoryError as error:
+        raise InputError(own(error.filename or where), "is a folder, not a file", fix="give the path of a file") from None
+    except (FileNotFoundError, PermissionError) as error:
+        raise InputError(own(error.filename or where), f"cannot be read ({error.strerror})", fix="check the path") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(where, "is empty", fix="give a file with a header line and at least one row") from None
+    except pd.errors.ParserError as error:
+        raise InputError(where, f"cannot be parsed ({' '.join(str(error).split())})", fix="save it as plain UTF-8 CSV/TSV") from None

@@ -24,7 +24,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 from torch.nn import functional as F
 
-from genotx.models.nets import _tensor, train_network
+from genotx.models.nets import WeightsState, _tensor, train_network
 
 __all__ = ["GlobalEpistasisNet", "GlobalEpistasisRegressor", "torch_threads"]
 
@@ -79,7 +79,7 @@ class GlobalEpistasisNet(nn.Module):
         return self.g(self.phi(x))
 
 
-class GlobalEpistasisRegressor(RegressorMixin, BaseEstimator):
+class GlobalEpistasisRegressor(WeightsState, RegressorMixin, BaseEstimator):
     """Additive latent phenotype + monotone nonlinearity (MAVE-NN's global epistasis model).
 
     Parameters
@@ -167,6 +167,10 @@ class GlobalEpistasisRegressor(RegressorMixin, BaseEstimator):
         self.network_ = net
         self.theta_ = net.latent.weight.detach().numpy()[0].copy()
         return self
+
+    def _rebuild_network(self) -> GlobalEpistasisNet:
+        """The fitted network's architecture (its weights are loaded by :class:`WeightsState`)."""
+        return GlobalEpistasisNet(self.theta_.shape[0], hidden_nodes=self.hidden_nodes)
 
     def _batches(self, X, part: str) -> np.ndarray:
         check_is_fitted(self, "network_")

@@ -7,6 +7,7 @@ training (Flower) and attribution (Captum) plug into a single place.
 from __future__ import annotations
 
 import copy
+import io
 from collections.abc import Callable
 
 import numpy as np
@@ -16,7 +17,52 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-__all__ = ["train_network", "TorchRegressor", "TorchClassifier", "mlp", "cnn1d"]
+__all__ = ["train_network", "TorchRegressor", "TorchClassifier", "mlp", "cnn1d", "network_state", "load_network_state",
+           "WeightsState"]
+
+
+def network_state(network: nn.Module) -> bytes:
+    """A network's weights as ``torch.save(state_dict)`` bytes: what a fitted estimator stores instead of
+    the module, so saving it pickles no torch object (read back by :func:`load_network_state`)."""
+    buffer = io.BytesIO()
+    torch.save(network.state_dict(), buffer)
+    return buffer.getvalue()
+
+
+def load_network_state(network: nn.Module, blob: bytes) -> nn.Module:
+    """``network`` with the weights of :func:`network_state` bytes, read with ``weights_only=True``
+    (tensors and plain containers only: never code), in eval mode."""
+    network.load_state_dict(torch.load(io.BytesIO(blob), weights_only=True))
+    return network.eval()
+
+
+class WeightsState:
+    """Mixin: a fitted estimator's ``network_`` is stored as its weights (:func:`network_state`) and
+    rebuilt on load by ``self._rebuild_network()``; pickle, joblib and skops then hold bytes and
+    arrays, never a torch module (skops cannot store one; torch's own loader then runs in
+    ``weights_only`` mode). The global torch RNG is left as it was."""
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        network = state.get("network_")
+        if isinstance(network, nn.Module) and self._can_rebuild():
+            state = {k: v for k, v in state.items() if k != "network_"}
+            state["network_weights_"] = network_state(network)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        blob = state.pop("network_weights_", None)
+        super().__setstate__(state)
+        if blob is not None:
+            with torch.random.fork_rng(devices=[]):
+                self.network_ = load_network_state(self._rebuild_network(), blob)
+
+    def _can_rebuild(self) -> bool:
+        return True
+
+    def _rebuild_network(self) -> nn.Module:
+        raise NotImplementedError
 
 
 def _tensor(array) -> torch.Tensor:
@@ -129,7 +175,7 @@ class _ChannelsFirst(nn.Module):
         return x.transpose(1, 2)
 
 
-class _TorchEstimator(BaseEstimator):
+class _TorchEstimator(WeightsState, BaseEstimator):
     """Shared validation, fit and forward pass for torch networks; ``network(input_shape, n_outputs) -> nn.Module``.
 
     Input is validated as scikit-learn does (:func:`~sklearn.utils.validation.validate_data`): dense,
@@ -195,6 +241,18 @@ class _TorchEstimator(BaseEstimator):
             patience=self.patience, random_state=self.random_state,
         )
         return self
+
+    def _can_rebuild(self) -> bool:
+        return hasattr(self, "input_shape_")  # a model pickled before input_shape_ existed keeps its module
+
+    def _rebuild_network(self) -> nn.Module:
+        """The fitted architecture, rebuilt from the parameters (its weights are loaded by the caller)."""
+        n_outputs = len(self.classes_) if hasattr(self, "classes_") else 1
+        X = np.zeros((2, *self.input_shape_), dtype=np.float32)
+        network = self._build(X, n_outputs).eval()
+        with torch.no_grad():  # materialise lazy layers so that their weights can be loaded
+            network(_tensor(X))
+        return network
 
     def _forward(self, X, n_outputs: int) -> np.ndarray:
         X = _tensor(self._validate_predict(X))
