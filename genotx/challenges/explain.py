@@ -677,8 +677,9 @@ def _tabular_attributions(plan: ExplainPlan, estimator, rows: pd.DataFrame, back
         phi, base = permutation_shap(estimator.predict, rows, background, seed=seed)
         additivity = float(np.max(np.abs(phi.sum(axis=1) + base - prediction)) / max(float(np.std(prediction)), 1e-9))
         values, names = phi, [str(c) for c in rows.columns]
+        # a text column has no order: no direction (NaN)
         inputs = np.column_stack([rows[c].to_numpy(float) if pd.api.types.is_numeric_dtype(rows[c])
-                                  else pd.factorize(rows[c])[0].astype(float) for c in rows.columns])
+                                  else np.full(len(rows), np.nan) for c in rows.columns])
         blocks = plan.feature_blocks(names) if plan.feature_blocks else ["feature"] * len(names)
     return values, inputs, names, blocks, base, additivity, phi
 
