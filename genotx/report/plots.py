@@ -220,9 +220,9 @@ def spatial_gene_figure(entry: Mapping):
     --------
     >>> fig = spatial_gene_figure({"best_gene": "Mobp", "best_gene_pearson": 0.6, "model": "cnn", "split": "blocks",
     ...                            "x": [0, 1, 2], "y": [0, 1, 0], "true": [0.0, 1.0, 2.0], "pred": [0.1, 0.9, 1.5],
-    ...                            "gene_pearson": {"Mobp": 0.6, "Gad1": -0.1}})
+    ...                            "gene_pearson_hist": {"edges": [-1.0, 0.0, 1.0], "counts": [1, 3]}})
     >>> [ax.get_title() for ax in fig.axes[:3]]
-    ['Mobp: true', 'predicted (r = 0.60)', 'per-gene r (2 genes)']
+    ['Mobp: true', 'predicted (r = 0.60)', 'per-gene r (4 genes)']
     """
     x, y = np.asarray(entry["x"], float), np.asarray(entry["y"], float)
     true, pred = np.asarray(entry["true"], float), np.asarray(entry["pred"], float)
@@ -235,10 +235,10 @@ def spatial_gene_figure(entry: Mapping):
         ax.set_aspect("equal")
         ax.set(title=title, xticks=[], yticks=[])
         fig.colorbar(dots, ax=ax, shrink=0.8)
-    r = np.asarray(list(entry.get("gene_pearson", {}).values()), float)
-    axes[2].hist(r[np.isfinite(r)], bins=30, color="#4c72b0")
+    hist = entry.get("gene_pearson_hist", {"edges": [-1.0, 1.0], "counts": [0]})
+    axes[2].stairs(hist["counts"], hist["edges"], fill=True, color="#4c72b0")
     axes[2].axvline(0, color="black", lw=0.6)
-    axes[2].set(title=f"per-gene r ({len(r)} genes)", xlabel="r within held-out folds", ylabel="genes")
+    axes[2].set(title=f"per-gene r ({int(np.sum(hist['counts']))} genes)", xlabel="r within held-out folds", ylabel="genes")
     fig.suptitle(f"{entry.get('model', '')} / {entry.get('split', '')}: the gene shown is the best after scoring", fontsize=9)
     fig.tight_layout()
     return fig
