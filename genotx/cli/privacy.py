@@ -75,6 +75,7 @@ def privacy_(
     epsilons: Annotated[str, typer.Option(help="dp: target epsilons of the curve")] = "0.5,1,2,4,8",
     seeds: Annotated[str, typer.Option(help="seeds: 0-2 or 0,1")] = "0-2",
     tune: Annotated[bool, typer.Option(help="dp: choose clipping norm, lr and batch size on a validation part")] = True,
+    accountant: Annotated[str, typer.Option(help="dp: Opacus accountant, prv (tighter) or rdp (faster to calibrate)")] = "prv",
     engine: Annotated[Optional[str], typer.Option(help="federated: flower (Flower simulation on Ray, default) or local "
                                                   "(the in-process loop; default with --quick)")] = None,
     rounds: Annotated[Optional[int], typer.Option(help="federated: rounds (default: the task's plan)")] = None,
@@ -94,7 +95,8 @@ def privacy_(
 
                 eps = _parse_epsilons(epsilons)
                 result = dp_curve(task, epsilons=eps[-2:] if quick else eps, seeds=seed_list, tune=tune and not quick,
-                                  epochs=2 if quick else None, max_rows=2000 if quick else None, progress=report)
+                                  epochs=2 if quick else None, max_rows=2000 if quick else None, accountant=accountant,
+                                  progress=report)
             else:
                 from genotx.challenges.privacy.federated import federated
 

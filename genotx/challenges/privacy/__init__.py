@@ -152,7 +152,8 @@ def _dp_section(result: DPResult) -> Section:
     })
     goal = result.goal(8.0 if 8.0 in result.epsilons else max(result.epsilons))
     settings = result.settings
-    text = (f"DP-SGD (Opacus: Poisson sampling, per-sample clipping at {settings.get('max_grad_norm')}, PRV accountant, "
+    text = (f"DP-SGD (Opacus: Poisson sampling, per-sample clipping at {settings.get('max_grad_norm')}, "
+            f"{str(settings.get('accountant', 'prv')).upper()} accountant, "
             f"delta = 1/n_train) on {result.task}'s {result.model}, {result.split} split, {len(result.seeds)} seeds; "
             f"clipping norm, learning rate and batch size chosen on a validation part of the training rows. ")
     if goal.get("checked"):

@@ -80,7 +80,7 @@ def assign_sites(values: pd.Series, n_sites: int, *, pack: bool) -> dict[str, li
     --------
     >>> genes = pd.Series(["a"] * 6 + ["b"] * 3 + ["c"] * 3 + ["d"] * 2)
     >>> assign_sites(genes, 2, pack=True)
-    {'site1': ['a'], 'site2': ['b', 'c', 'd']}
+    {'site1': ['a', 'd'], 'site2': ['b', 'c']}
     >>> assign_sites(genes, 2, pack=False)
     {'a': ['a'], 'b': ['b']}
     """
