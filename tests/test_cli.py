@@ -3,9 +3,9 @@
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from genotx.cli import app
+from genotx.cli import app  # first: genotx imports typer quietly (its click deprecation notes are not the user's)
+from typer.testing import CliRunner  # noqa: E402
 from genotx.engine.runner import run as genotx_run
 
 runner = CliRunner()

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from typing import Annotated, Optional
 
-import typer
+with warnings.catch_warnings():  # typer 0.x imports click helpers that click 8.2 deprecates: not the user's concern
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module="typer")
+    import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from genotx.errors import GenotxError
 
-__all__ = ["app", "err", "out", "fail", "progress_bar", "parse_seeds", "parse_names", "parse_ks", "NoProgress"]
+__all__ = ["app", "err", "out", "fail", "progress_bar", "parse_seeds", "parse_names", "parse_ks", "parse_options", "NoProgress"]
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Machine learning on genomics data across the therapeutic pipeline.")
 # Piped output (CI logs, `| grep`) gets a wide console so tables and paths are not cut at 80 columns.
@@ -25,7 +28,12 @@ out = Console(width=None if sys.stdout.isatty() else 200)
 
 
 def fail(error: Exception) -> None:
-    err.print(f"[bold red]error:[/] {error}", soft_wrap=True, highlight=False)
+    """Print ``error`` as one line (at most a few hundred characters of any value it quotes) and exit with code 2."""
+    from rich.markup import escape
+
+    from genotx.errors import shorten
+
+    err.print(f"[bold red]error:[/] {escape(shorten(str(error)))}", soft_wrap=True, highlight=False)
     raise typer.Exit(code=2)
 
 
@@ -50,6 +58,20 @@ def parse_seeds(text: str) -> list[int]:
             raise GenotxError(f"--seeds {text!r} is not a list of seeds. Fix: write e.g. 0-4 or 0,1,2")
         seeds += list(range(int(lo), int(hi) + 1)) if sep else [int(lo)]
     return sorted(set(seeds))
+
+
+def parse_options(items: list[str]) -> dict[str, str]:
+    """``--option KEY=VALUE`` pairs (``-`` in a key read as ``_``); a pair without ``=`` or a key given twice is refused."""
+    options: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise GenotxError(f"--option {item!r} is not KEY=VALUE. Fix: write e.g. --option trial=criteria.txt")
+        if key in options:
+            raise GenotxError(f"--option {key} is given twice ({options[key]!r} and {value!r}). Fix: give it once")
+        options[key] = value
+    return options
 
 
 def parse_names(text: Optional[str]) -> Optional[list[str]]:

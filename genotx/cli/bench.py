@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from genotx.cli._app import NoProgress, app, err, fail, out, parse_seeds, progress_bar
-from genotx.errors import GenotxError
+from genotx.errors import GenotxError, UnknownNameError
 
 @app.command()
 def benchmark(
@@ -37,6 +37,8 @@ def benchmark(
         for name in names:
             get_task(name)._require()
         seed_list = parse_seeds(seeds)
+        if backend not in ("local", "ray"):  # refused before anything runs, with a suggestion
+            raise UnknownNameError("backend", backend, ("local", "ray"))
     except GenotxError as e:
         fail(e)
     planned = plan(names, full=full, seeds=seed_list)

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from genotx.cli._app import app, err, fail, out, progress_bar
+from genotx.cli._app import app, err, fail, out, parse_options, progress_bar
 from genotx.errors import GenotxError
 
 @app.command("list")
@@ -167,14 +167,17 @@ def predict(
 ) -> None:
     """Score your own file with the task's default model (trained once on its default data)."""
     from genotx.engine.predict import predict_file
+    from genotx.errors import InputError
+    from genotx.tasks.registry import get_task
 
-    options: dict[str, object] = {"reference": reference} if reference else {}
     try:
-        for item in option or []:
-            key, sep, value = item.partition("=")
-            if not sep or not key:
-                raise GenotxError(f"--option {item!r} is not KEY=VALUE. Fix: write e.g. --option trial=criteria.txt")
-            options[key.strip().replace("-", "_")] = value
+        options: dict[str, object] = parse_options(option or [])
+        if reference is not None:
+            if "reference" not in getattr(get_task(task).module, "PREDICT_OPTIONS", {}):
+                raise InputError("--reference", f"{task} takes no reference FASTA", fix="drop --reference")
+            if "reference" in options:
+                raise InputError("--reference", "given twice (also as --option reference=...)", fix="give it once")
+            options["reference"] = reference
         with progress_bar() as progress:
             progress.add_task(f"{task}: predicting", total=None)
             path = predict_file(task, input_path, out_path, model=model, **options)
