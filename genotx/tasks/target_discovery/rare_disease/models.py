@@ -54,22 +54,6 @@ def _as_patients(X, ontology: Ontology) -> list[np.ndarray]:
     return [np.asarray(p, dtype=np.int64) for p in X]
 
 
-def _dense_propagated(kb: DiseaseKnowledge) -> tuple[np.ndarray, np.ndarray]:
-    """(D x (A+1) Fortran-ordered bool matrix of the A annotated terms + an all-False column,
-    term -> column map with A for terms annotated to no disease), cached on ``kb``."""
-    cached = kb.__dict__.get("_dense_cache")
-    if cached is None:
-        counts = np.diff(kb.propagated.indptr)
-        used = np.flatnonzero(counts)
-        column = np.full(len(kb.ic), len(used), np.int64)
-        column[used] = np.arange(len(used))
-        dense = np.zeros((len(kb.disease_ids), len(used) + 1), dtype=bool, order="F")
-        dense[:, : len(used)] = kb.propagated[:, used].toarray()
-        cached = (dense, column)
-        object.__setattr__(kb, "_dense_cache", cached)
-    return cached
-
-
 def _padded_max(indicator: np.ndarray, column: np.ndarray, kb: DiseaseKnowledge, terms: np.ndarray, *, batch: int = 256) -> np.ndarray:
     """For each term: max over its ancestors a of IC(a) * indicator[:, column[a]] -> (len(terms), rows).
 
@@ -100,25 +84,22 @@ def _padded_max(indicator: np.ndarray, column: np.ndarray, kb: DiseaseKnowledge,
     return out
 
 
-def best_match(kb: DiseaseKnowledge, terms: np.ndarray, *, sparse_below: int = 32) -> np.ndarray:
+def best_match(kb: DiseaseKnowledge, terms: np.ndarray) -> np.ndarray:
     """Resnik best match of each term against each disease: (len(terms), n_diseases) float32.
 
     ``out[i, d]`` = max over the ancestors ``a`` of ``terms[i]`` annotated (with propagation) to ``d``
     of IC(a), i.e. the similarity of the term's most informative common ancestor with the disease.
-    Fewer than ``sparse_below`` terms (one user's patient) read the ancestors' sparse columns
-    instead of building the dense disease x term matrix (the same values).
+    Read from the ancestors' sparse columns of the propagated annotations (no dense disease x term
+    matrix: faster for one patient and for a chunk of hundreds of terms alike).
     """
     terms = np.asarray(terms, dtype=np.int64)
-    if len(terms) < sparse_below and "_dense_cache" not in kb.__dict__:
-        out = np.zeros((len(terms), len(kb.disease_ids)), np.float32)
-        columns, ancestors = kb.propagated, kb.ontology.ancestors
-        for i, term in enumerate(terms):
-            for a in ancestors.indices[ancestors.indptr[term] : ancestors.indptr[term + 1]]:
-                rows = columns.indices[columns.indptr[a] : columns.indptr[a + 1]]
-                out[i, rows] = np.maximum(out[i, rows], np.float32(kb.ic[a]))
-        return out
-    dense, column = _dense_propagated(kb)
-    return _padded_max(dense, column, kb, terms)
+    out = np.zeros((len(terms), len(kb.disease_ids)), np.float32)
+    columns, ancestors = kb.propagated, kb.ontology.ancestors
+    for i, term in enumerate(terms):
+        for a in ancestors.indices[ancestors.indptr[term] : ancestors.indptr[term + 1]]:
+            rows = columns.indices[columns.indptr[a] : columns.indptr[a + 1]]
+            out[i, rows] = np.maximum(out[i, rows], np.float32(kb.ic[a]))
+    return out
 
 
 def _disease_to_patient(kb: DiseaseKnowledge) -> tuple[sparse.csr_matrix, np.ndarray]:
@@ -283,9 +264,12 @@ class _RankerMixin:
         else:
             raise InputError(type(self).__name__, f"knowledge={spec!r} is not a disease knowledge base",
                              fix=f"use 'auto', one of {list(NAMESPACES)} or a DiseaseKnowledge")
-        kb = self.knowledge_
-        self.classes_ = kb.disease_ids
-        return kb
+        return self.knowledge_
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """The candidate disease ids (the knowledge base's; never stored in the fitted model's file)."""
+        return self.knowledge_.disease_ids
 
     @property
     def knowledge_(self) -> DiseaseKnowledge:
