@@ -77,6 +77,33 @@ def test_a_small_private_fit_learns_the_signal_and_predicts_as_a_plain_module():
     np.testing.assert_allclose(again.predict(X[:5]), model.predict(X[:5]), rtol=1e-6)
 
 
+def test_ghost_clipping_on_the_per_row_loss_clips_as_opacus_per_sample_hooks():
+    # the private fits use ghost clipping (fast); it must clip exactly as the reference per-sample
+    # hooks do: one plain SGD step, no noise, a clipping bound far below the gradients' norms
+    from opacus import PrivacyEngine
+
+    torch.manual_seed(0)
+    X, y = torch.randn(128, 6), torch.randn(128, 1)
+    start = _small_net((6,), 1)
+    bound = 0.01
+    updates = {}
+    for mode in ("hooks", "ghost"):
+        network = _small_net((6,), 1)
+        network.load_state_dict(start.state_dict())
+        optimizer = torch.optim.SGD(network.parameters(), lr=1.0)
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=128)
+        loss = dp_module._PerRow(nn.MSELoss()) if mode == "ghost" else nn.MSELoss()
+        made = PrivacyEngine().make_private(module=network, optimizer=optimizer, data_loader=loader, noise_multiplier=0.0,
+                                            max_grad_norm=bound, grad_sample_mode=mode, criterion=loss, poisson_sampling=False)
+        network, optimizer, loss = made[0], made[1], (made[2] if mode == "ghost" else loss)
+        optimizer.zero_grad()
+        loss(network(X), y).backward()
+        optimizer.step()
+        updates[mode] = torch.cat([(after.detach() - before).flatten() for after, before in zip(network.parameters(), start.parameters())])
+    assert float(updates["hooks"].norm()) <= bound  # the mean of gradients clipped at the bound
+    torch.testing.assert_close(updates["ghost"], updates["hooks"], rtol=1e-4, atol=1e-7)
+
+
 def test_without_epsilon_the_private_regressor_trains_as_the_plain_one():
     # the non-private reference differs from the private model by DP alone
     X, y = _linear(2)

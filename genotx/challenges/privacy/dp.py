@@ -75,6 +75,33 @@ class _Criterion:
         return self.inner(prediction, target)
 
 
+class _PerRow(nn.Module):
+    """``loss`` with one value per row when ``reduction="none"`` (the mean over the row's outputs).
+
+    Why: Opacus 1.6's ghost clipping multiplies the unreduced loss by one clipping coefficient per
+    row. ``MSELoss`` on ``(batch, 1)`` predictions gives a ``(batch, 1)`` loss, which broadcasts
+    against the ``(batch,)`` coefficients to ``(batch, batch)``: the gradients are then not clipped
+    at all (measured: an update 66x the clipping bound), and the noise no longer buys the stated
+    epsilon. Shaped ``(batch,)``, the clipped gradients equal Opacus' per-sample hooks (tested).
+    """
+
+    def __init__(self, loss: nn.Module) -> None:
+        super().__init__()
+        self.loss = loss
+        self.reduction = getattr(loss, "reduction", "mean")
+
+    def forward(self, prediction, target):
+        kept, self.loss.reduction = self.loss.reduction, "none"
+        try:
+            per_row = self.loss(prediction, target)
+        finally:
+            self.loss.reduction = kept
+        per_row = per_row.reshape(len(per_row), -1).mean(dim=1)
+        if self.reduction == "none":
+            return per_row
+        return per_row.sum() if self.reduction == "sum" else per_row.mean()
+
+
 class PrivateRegressor(TorchRegressor):
     """``TorchRegressor`` trained with DP-SGD when ``target_epsilon`` is set (see the module docstring).
 
@@ -124,6 +151,7 @@ class PrivateRegressor(TorchRegressor):
         with torch.no_grad():  # materialise lazy layers before the optimizer sees them
             self.network_(torch.as_tensor(np.ascontiguousarray(X[:2])))
         delta = self.target_delta or 1.0 / len(X)
+        loss = _PerRow(loss)
         criterion = _Criterion(loss)
         wrapped: dict[str, Any] = {}
 
@@ -303,8 +331,8 @@ def dp_curve(
         data = data.subset(np.sort(np.random.default_rng(0).choice(len(data), max_rows, replace=False)))
 
     def private(seed: int, target: float | None, settings: Mapping) -> Any:
-        return privatize(task.model(plan.model, random_state=seed), epochs=epochs, target_epsilon=target,
-                         accountant=accountant, **settings)
+        return privatize(task.model(plan.model, random_state=seed), **{"epochs": epochs, **settings}, target_epsilon=target,
+                         accountant=accountant)
 
     tuning: list[dict] = []
     settings = dict(plan.grid[0])
