@@ -65,6 +65,7 @@ def benchmark(
     records = [r for r in store.records() if r.task in names]
     if not quiet:
         _print_time_table(records)
+    _warn_damaged(store)
     report = write_report(out_dir)
     if not quiet:
         err.print(f"{len(planned)} runs ({done_before} already done) in {time.perf_counter() - start:.0f}s; report: {report}")
@@ -177,7 +178,21 @@ def report(out_dir: Annotated[Path, typer.Argument(help="a benchmark output fold
     from genotx.engine.records import ResultStore
     from genotx.report.html import write_report
 
-    if not ResultStore(out_dir).records() and not any((out_dir / "challenges").glob("*.json")):
+    if not out_dir.is_dir():
+        fail(GenotxError(f"{out_dir}: folder not found. Fix: give the --out folder of a genotx benchmark"))
+    store = ResultStore(out_dir)
+    if not store.records() and not any((out_dir / "challenges").glob("*.json")):
         fail(GenotxError(f"{out_dir} holds no run records or challenge results. Fix: give the --out folder of a "
                          "genotx benchmark (or of genotx shift / fewshot / fairness / privacy / explain)"))
+    _warn_damaged(store)
     err.print(f"wrote {write_report(out_dir)}")
+
+
+def _warn_damaged(store) -> None:
+    """Name the record files that are not complete records: the report leaves them out, never silently."""
+    damaged = store.damaged()
+    if damaged:
+        shown = ", ".join(p.name for p in damaged[:5]) + (f" and {len(damaged) - 5} more" if len(damaged) > 5 else "")
+        err.print(f"warning: {len(damaged)} run record(s) in {store.runs} are incomplete or damaged and are not in the report: "
+                  f"{shown}. Fix: run genotx benchmark again with the same --out (it redoes exactly those runs)",
+                  soft_wrap=True, highlight=False, markup=False)

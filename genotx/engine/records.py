@@ -106,14 +106,35 @@ class ResultStore:
         return path
 
     def records(self) -> list[RunRecord]:
+        """Every complete record; an empty, partial or foreign file is left out (see :meth:`damaged`)."""
+        return [record for _, record in self._read_all() if record is not None]
+
+    def damaged(self) -> list[Path]:
+        """Record files that are not complete records (``{}``, a torn write, another program's JSON, a
+        record whose name is not its run's key): never counted as done, so a rerun of the benchmark
+        redoes them; the CLI names them so that a report never drops a run without a word.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> store = ResultStore(tempfile.mkdtemp())
+        >>> store.runs.mkdir(parents=True)
+        >>> _ = (store.runs / "t__m__s__seed0.json").write_text("{}")
+        >>> [p.name for p in store.damaged()], store.records()
+        (['t__m__s__seed0.json'], [])
+        """
+        return [path for path, record in self._read_all() if record is None]
+
+    def _read_all(self) -> list[tuple[Path, RunRecord | None]]:
         out = []
         for path in sorted(self.runs.glob("*.json")):
             try:
                 record = RunRecord.from_dict(json.loads(path.read_text()))
-            except (json.JSONDecodeError, TypeError, KeyError, AttributeError, ValueError):
-                continue  # not a finished record; a rerun will redo it
-            if record.metrics:
-                out.append(record)
+            except (json.JSONDecodeError, TypeError, KeyError, AttributeError, ValueError, UnicodeDecodeError, OSError):
+                record = None  # not a finished record; a rerun will redo it
+            if record is not None and (not record.metrics or record.key != path.stem):
+                record = None
+            out.append((path, record))
         return out
 
     def load_predictions(self, key: str) -> pd.DataFrame | None:
