@@ -179,7 +179,7 @@ def report(out_dir: Annotated[Path, typer.Argument(help="a benchmark output fold
     from genotx.report.html import write_report
 
     if not out_dir.is_dir():
-        fail(GenotxError(f"{out_dir}: folder not found. Fix: give the --out folder of a genotx benchmark"))
+        fail(GenotxError(f"{out_dir}: folder not found, so it holds no run records. Fix: give the --out folder of a genotx benchmark"))
     store = ResultStore(out_dir)
     if not store.records() and not any((out_dir / "challenges").glob("*.json")):
         fail(GenotxError(f"{out_dir} holds no run records or challenge results. Fix: give the --out folder of a "

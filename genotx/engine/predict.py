@@ -45,7 +45,7 @@ from genotx.errors import GenotxError, InputError
 from genotx.models.persist import load_model, save_model
 from genotx.tasks.registry import Task, get_task
 
-__all__ = ["fitted_model", "predict_file", "check_options"]
+__all__ = ["fitted_model", "predict_file", "read_user_input", "check_options"]
 
 log = logging.getLogger(__name__)
 
@@ -193,23 +193,13 @@ def predict_file(task: str | Task, input_path: str | Path, out_path: str | Path,
     input_path, out_path = Path(input_path), Path(out_path)
     options = check_options(task, options)
     check_path(input_path, what="input file", folder_ok=True)
-    files = {input_path, *(Path(v) for k, v in options.items() if _is_file_kind(_option_kind(task, k)))}
-    _check_out(out_path, files)
-    input_names = getattr(task.module, "INPUT_OPTIONS", ())
-    with tempfile.TemporaryDirectory(prefix="genotx-input-") as private:
-        renamed: dict[str, str] = {}
-        readable = _read_once(input_path, Path(private) / "input", renamed)
-        inputs = {k: v for k, v in options.items() if k in input_names}
-        for key, value in inputs.items():
-            if _is_file_kind(_option_kind(task, key)):
-                copy = _read_once(Path(value), Path(private) / key, renamed)
-                inputs[key] = type(value)(copy) if isinstance(value, str) else copy
-        with _user_errors(input_path, renamed):  # raises before any output
-            frame = task.read_input(readable, **inputs)
+    _check_out(out_path, {input_path, *(Path(v) for k, v in options.items() if _is_file_kind(_option_kind(task, k)))})
+    with _reading(task, input_path, options) as (frame, options, user_errors):
         estimator = fitted_model(task, model=model, **_training_options(task, options))
         shape = getattr(task.module, "format_predictions", None)
+        input_names = getattr(task.module, "INPUT_OPTIONS", ())
         rest = {k: v for k, v in options.items() if k not in input_names}
-        with _user_errors(input_path, renamed):
+        with user_errors():
             result = shape(frame, estimator, **rest) if callable(shape) else _default_format(frame, estimator)
         writer = getattr(task.module, "write_predictions", None)
         with atomic_path(out_path) as tmp:
@@ -220,6 +210,49 @@ def predict_file(task: str | Task, input_path: str | Path, out_path: str | Path,
             else:
                 result.to_csv(tmp, index=False)
     return out_path
+
+
+def read_user_input(task: str | Task, input_path: str | Path, **options):
+    """What ``genotx predict`` reads from ``input_path``, checked as :func:`predict_file` checks it, with
+    no model: options typed, the input read once, library errors in genotx's words.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "cpgs.csv"
+    >>> _ = path.write_text("position,methylated_reads,coverage\\n100,1,2\\n100,1,2\\n")
+    >>> read_user_input("methylation_state", path)
+    Traceback (most recent call last):
+    ...
+    genotx.errors.InputError: ...cpgs.csv, line 3: this chrom/position appeared on an earlier line. Fix: ...
+    """
+    task = get_task(task)
+    task._require()
+    input_path = Path(input_path)
+    options = check_options(task, options)
+    check_path(input_path, what="input file", folder_ok=True)
+    with _reading(task, input_path, options) as (frame, _, _):
+        return frame
+
+
+@contextlib.contextmanager
+def _reading(task: Task, input_path: Path, options: dict[str, Any]):
+    """Yield ``(read_input's result, options, user_errors)`` with named pipes among the input and the
+    file options read once into private copies (kept until the block ends), and errors naming the
+    user's own paths."""
+    with tempfile.TemporaryDirectory(prefix="genotx-input-") as private:
+        renamed: dict[str, str] = {}
+        readable = _read_once(input_path, Path(private) / "input", renamed)
+        options = dict(options)
+        for key, value in options.items():
+            if _is_file_kind(_option_kind(task, key)):
+                copy = _read_once(Path(value), Path(private) / key, renamed)
+                options[key] = type(value)(copy) if isinstance(value, str) else copy
+        user_errors = functools.partial(_user_errors, input_path, renamed)
+        input_names = getattr(task.module, "INPUT_OPTIONS", ())
+        with user_errors():  # raises before any output
+            frame = task.read_input(readable, **{k: v for k, v in options.items() if k in input_names})
+        yield frame, options, user_errors
 
 
 def _option_kind(task: Task, key: str):
