@@ -250,8 +250,11 @@ def test_predict_on_a_space_ranger_folder_writes_anndata(tiny_source, tmp_path, 
     assert not adata.var["measured_in_input"].any()  # no counts in this folder
     np.testing.assert_allclose(adata.obsm["spatial"], xy / 0.5, atol=0.5)
     assert adata.uns["genotx"]["image"] == "tissue_lowres_image.png" and adata.uns["genotx"]["spot_diameter_px"] == pytest.approx(10.0)
-    assert set(adata.uns["spatial"]["outs"]["images"]) == {"hires", "lowres"}
-    assert np.corrcoef(adata.X[:, 0], expression[:, 0])[0, 1] > 0.7  # darkness still read at half the resolution
+    assert set(adata.uns["spatial"]["outs"]["images"]) == {"hires", "lowres"} and (adata.X >= 0).all()
+    hires = anndata.read_h5ad(genotx.predict_file("spatial_expression", write_space_ranger(tmp_path / "outs2", image, xy),
+                                                  tmp_path / "pred2.h5ad"))
+    assert hires.uns["genotx"]["image"] == "tissue_hires_image.png" and hires.uns["genotx"]["spot_diameter_px"] == pytest.approx(20.0)
+    assert np.corrcoef(hires.X[:, 0], expression[:, 0])[0, 1] > 0.8  # darkness read from a slide the model never saw
 
 
 def test_predict_on_an_image_with_positions(tiny_source, tmp_path):

@@ -66,7 +66,7 @@ def _check_inside(path: Path, image: np.ndarray, centres: np.ndarray, barcodes, 
 
 def _from_folder(folder: Path, *, image: str, spots: str) -> Spots:
     files = visium_files(folder)
-    adata = read_visium(folder, counts=files["counts"] is not None and spots == "in_tissue", images=tuple(IMAGES))
+    adata = read_visium(folder, counts=files["counts"] is not None, images=tuple(IMAGES))
     obs = read_positions(files["positions"]) if spots == "all" else adata.obs
     ((library, info),) = adata.uns["spatial"].items()
     images, factors = info["images"], info["scalefactors"]

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from genotx.data.dataset import Dataset
+from genotx.errors import InputError
 from genotx.evaluate.metrics import column_pearsons, evaluate
 from genotx.evaluate.outcome import Outcome
 from genotx.evaluate.protocols import FoldFit, Prediction, Supervised
@@ -143,6 +144,9 @@ class SpatialExpression(Supervised):
     def score(self, task, part: Dataset, prediction: Prediction, *, seed: int) -> dict[str, float]:  # noqa: ARG002
         y = np.asarray(part.target, dtype=np.float64).reshape(len(part), -1)
         p = np.asarray(prediction.score, dtype=np.float64).reshape(len(part), -1)
+        if p.shape != y.shape:
+            raise InputError("predictions", f"{p.shape[1]} value(s) per spot for {y.shape[1]} genes",
+                             fix="predict every gene of every spot (task.get_split / genotx.cross_validate)")
         folds = np.asarray(prediction.extra.get("fold", np.zeros(len(y), dtype=np.int64)))
         top = prediction.extra.get("top")  # None: predictions scored without their training fold
         per_fold = []
