@@ -461,11 +461,12 @@ def test_real_predict_through_the_engine_trains_once(tmp_path, monkeypatch):
 
     path = tmp_path / "patients.csv"
     path.write_text("patient_id,hpo_terms\np1,HP:0001250;HP:0001263;HP:0000252\n")
-    out = genotx.predict_file("rare_disease", path, tmp_path / "top.csv", top_k=5)
+    # the default (learned_robust) trains for about a minute: robust keeps the test short, the path is the same
+    out = genotx.predict_file("rare_disease", path, tmp_path / "top.csv", model="robust", top_k=5)
     result = pd.read_csv(out)
     assert len(result) == 5 and result["disease_id"].str.startswith("OMIM:").all()
     monkeypatch.setattr(Task, "load", lambda *a, **k: pytest.fail("a second predict must reuse the cached model"))
-    again = pd.read_csv(genotx.predict_file("rare_disease", path, tmp_path / "again.csv", top_k=5))
+    again = pd.read_csv(genotx.predict_file("rare_disease", path, tmp_path / "again.csv", model="robust", top_k=5))
     pd.testing.assert_frame_equal(result, again)
     bad = tmp_path / "bad.csv"
     bad.write_text("patient_id,hpo_terms\np1,HP:0001250\np2,HP:0001250;HP:9999999\n")
@@ -508,7 +509,8 @@ def test_real_clinical_notes_go_to_ranked_diseases(tmp_path):
     folder.mkdir()
     for note in notes:
         (folder / f"{note['document_id']}.txt").write_text(note["text"])
-    result = pd.read_csv(genotx.predict_file("rare_disease", folder, tmp_path / "ranked.csv", top_k=5), keep_default_na=False)
+    result = pd.read_csv(genotx.predict_file("rare_disease", folder, tmp_path / "ranked.csv", model="robust", top_k=5),
+                         keep_default_na=False)
     assert result["patient_id"].tolist() == [str(n["document_id"]) for n in sorted(notes, key=lambda n: str(n["document_id"])) for _ in range(5)]
     assert (result["input_kind"] == "note").all() and result["disease_id"].str.startswith("OMIM:").all()
     for note in notes:
