@@ -131,10 +131,12 @@ def _read_notes(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
 
 
 def read_input(path: str | Path) -> pd.DataFrame:
-    """Patients from an HPO list or clinical note(s) (see the module docstring) -> DataFrame with
-    ``patient_id``, ``hpo_terms`` (ids joined by ``;``, the ones the ranker uses), ``input_kind``,
-    ``extracted_terms``, ``dropped_mentions`` and ``ignored_terms``. Only the ontology (and, for
-    notes, the HPO names) are read, never the task's patients."""
+    """An HPO list (CSV/TSV with ``hpo_terms``, or lines ``patient_id HP:0001250;HP:0004322``) or a
+    clinical note (any other text file; a folder: one note per ``.txt``, one patient each) ->
+    ``patient_id``, ``hpo_terms`` (the ids the ranker uses), ``input_kind`` (hpo_list or note),
+    ``extracted_terms`` (a note's phenotype mentions with offsets), ``dropped_mentions`` (negated,
+    uncertain, a relative's) and ``ignored_terms`` (non-phenotype ids such as HP:0000001). Repeated
+    patient ids are refused. Only the ontology and HPO names are read, never the task's patients."""
     path = Path(path)
     if not path.exists():
         raise InputError(str(path), "file not found", fix="check the path")
