@@ -6,12 +6,14 @@ Numeric attributes become float columns (``?`` -> NaN); nominal attributes becom
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.io import arff
 
+from genotx.data.formats.text import read_text
 from genotx.errors import InputError
 
 __all__ = ["read_arff"]
@@ -31,12 +33,11 @@ def read_arff(path: str | Path) -> pd.DataFrame:
     1  NaN   no
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError(str(path), "file not found", fix="check the path")
+    text = read_text(path, what="ARFF file")  # missing, folder, empty, not UTF-8, damaged gzip: named there
     try:
-        data, meta = arff.loadarff(str(path))
-    except (ValueError, arff.ParseArffError, UnicodeDecodeError) as err:
-        raise InputError(str(path), f"cannot parse as ARFF ({err})", fix="check the @attribute and @data sections") from None
+        data, meta = arff.loadarff(io.StringIO(text))
+    except (ValueError, TypeError, IndexError, KeyError, StopIteration, arff.ParseArffError) as err:  # scipy's parser fails in all these ways
+        raise InputError(str(path), f"cannot parse as ARFF ({type(err).__name__}: {err})", fix="check the @attribute and @data sections") from None
     frame = pd.DataFrame(data)
     for name, kind in zip(meta.names(), meta.types()):
         if kind == "nominal":

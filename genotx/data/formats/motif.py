@@ -10,12 +10,14 @@ Columns are always returned in ACGT order.
 
 from __future__ import annotations
 
+import io
 import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from genotx.data.formats.text import read_text
 from genotx.errors import InputError
 
 __all__ = ["read_matrix_table", "read_jaspar"]
@@ -35,17 +37,23 @@ def read_matrix_table(path: str | Path) -> np.ndarray:
     [[4.0, 3.0, 2.0, 1.0]]
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError(str(path), "file not found", fix="check the path")
-    frame = pd.read_csv(path, sep=r"\s+", comment="#", engine="python")
+    text = read_text(path, what="motif matrix table")  # missing, folder, empty, not UTF-8, damaged gzip: named there
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=r"\s+", comment="#", engine="python")
+    except (pd.errors.EmptyDataError, pd.errors.ParserError) as err:
+        raise InputError(str(path), f"cannot be read as a whitespace-separated table ({' '.join(str(err).split())})",
+                         fix="give a header line with A C G T and one row of numbers per position") from None
     frame.columns = [str(c).strip().upper() for c in frame.columns]
     missing = [b for b in BASES if b not in frame]
     if missing:
         raise InputError(str(path), f"has no column(s) {missing}; found {list(frame.columns)}", fix="give a header line with A C G T")
     values = frame[list(BASES)].apply(pd.to_numeric, errors="coerce")
-    if values.isna().any().any():
-        row = int(np.flatnonzero(values.isna().any(axis=1).to_numpy())[0])
-        raise InputError(str(path), f"row {row + 1} of the matrix has a non-numeric value", fix="write numbers in every A/C/G/T cell")
+    bad = ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
+    if bad.any():
+        row = int(np.flatnonzero(bad.any(axis=1))[0])
+        raise InputError(str(path), f"row {row + 1} of the matrix has a non-numeric or infinite value", fix="write numbers in every A/C/G/T cell")
+    if values.empty:
+        raise InputError(str(path), "has a header but no rows", fix="give one row per motif position")
     return values.to_numpy(float)
 
 

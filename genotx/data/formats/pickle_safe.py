@@ -11,6 +11,7 @@ import io
 import pickle
 from pathlib import Path
 
+from genotx.data.formats.text import read_bytes
 from genotx.errors import InputError
 
 
@@ -30,7 +31,8 @@ def load_plain_pickle(path: str | Path):
     >>> load_plain_pickle(p)
     {'A': [0, 1]}
     """
+    raw = read_bytes(path, what="pickle file")
     try:
-        return _PlainUnpickler(io.BytesIO(Path(path).read_bytes())).load()
-    except pickle.UnpicklingError as err:
-        raise InputError(str(path), f"unsafe or unreadable pickle ({err})", fix="convert it to CSV/Parquet") from err
+        return _PlainUnpickler(io.BytesIO(raw)).load()
+    except Exception as err:  # noqa: BLE001 - malformed pickle bytes fail in many ways (EOF, bad opcode, bad key...)
+        raise InputError(str(path), f"unsafe or unreadable pickle ({type(err).__name__}: {err})", fix="convert it to CSV/Parquet") from None
