@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import logging
 import os
+import pickle
 import secrets
 import tempfile
 from pathlib import Path
@@ -91,9 +92,10 @@ def _trusted(name: str) -> bool:
     return name in TRUSTED_TYPES or name.split(".", 1)[0] in TRUSTED_ROOTS
 
 
-def save_model(estimator, stem: str | os.PathLike) -> Path:
+def save_model(estimator, stem: str | os.PathLike) -> Path | None:
     """Write ``estimator`` as ``<stem>.skops`` (or ``<stem>.joblib`` when skops cannot hold it) plus its
-    signature; an older file of the other format is removed. Returns the model file's path.
+    signature; an older file of the other format is removed. Returns the model file's path, or ``None``
+    when neither can store it (a lambda inside): it is then not cached, and is fitted again next time.
 
     Examples
     --------
@@ -119,8 +121,12 @@ def save_model(estimator, stem: str | os.PathLike) -> Path:
 
         log.info("model %s is stored with joblib (skops: %s); loaded only after its signature verifies", stem.name, untrusted[:3])
         path = stem.with_name(stem.name + ".joblib")
-        with atomic_path(path) as tmp:
-            joblib.dump(estimator, tmp)
+        try:
+            with atomic_path(path) as tmp:
+                joblib.dump(estimator, tmp)
+        except (pickle.PicklingError, TypeError, AttributeError) as error:
+            log.warning("model %s cannot be cached (%s); it will be fitted again next time", stem.name, error)
+            return None
     else:
         with atomic_path(path) as tmp:
             tmp.write_bytes(blob)
