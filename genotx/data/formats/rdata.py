@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from genotx.data.formats.text import check_path
 from genotx.errors import InputError
 
 __all__ = ["read_lazyload", "read_rda", "strip_code"]
@@ -114,11 +115,11 @@ def read_rda(path: str | Path) -> dict[str, Any] | Any:
     """
     import rdata
 
-    path = Path(path)
-    if not path.exists():
-        raise InputError(str(path), "file not found", fix="check the path")
+    path = check_path(path, what="R data file")
     try:
-        parsed = rdata.parser.parse_file(path)
+        with warnings.catch_warnings():  # rdata guesses a type from the magic and the name; a bad guess fails below
+            warnings.filterwarnings("ignore", message="(Unknown file type|Wrong extension)", category=UserWarning)
+            parsed = rdata.parser.parse_file(path)
     except Exception as err:  # noqa: BLE001 - rdata raises many types on a malformed file
         raise InputError(str(path), f"cannot parse as an R data file ({type(err).__name__}: {err})",
                          fix="give a file written by R's save() or saveRDS()") from None
