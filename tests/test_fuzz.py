@@ -11,6 +11,7 @@ vocabulary from the data cache.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import time
 from pathlib import Path
@@ -213,30 +214,11 @@ def test_a_reader_survives_many_more_inputs(name, tmp_path_factory):
 
 # -- every task's predict input, through the engine's boundary ------------------------------------
 
-GUIDE = "CAGAAAAAAAAACACTGCAACAAGAGGGTA"
-EMX1 = "GAGTCCGAGCAGAAGAAGAA"
-PROMOTER = "AATTAATGTGAGTTAGCTCACTCATTAGGCACCCCAGGCTTTACACTTTATGCTTCCGGCTCGTATGTTGTGTGG"
-TDP43 = "GNSRGGGAGLGNNQGSNMGGGMNFGAFSINPAMMAAAQAALQSSWGMMGMLASQQNQSGPSGNNQNQGNMQREPNQAFGSGNNS"
-#: tasks whose read_input reads nothing but the user's file (fuzzed in the fast suite)
-OFFLINE_TASKS = {
-    "methylation_state": ("cpgs.csv", "position,methylated_reads,coverage\n100,9,10\n130,0,0\n170,1,10\n"),
-    "protein_binding": ("seqs.csv", f"id,sequence\na,{PROMOTER}\nb,{PROMOTER.lower()}\n"),
-    "variant_pathogenicity": ("vars.csv", f"sequence\n{TDP43}\nA{TDP43[1:]}\n"),
-    "mendelian_randomization": ("mr.csv", "SNP,beta_exposure,se_exposure,beta_outcome,se_outcome\nrs1,0.1,0.01,0.05,0.02\n"
-                                          "rs2,0.2,0.02,0.09,0.03\nrs3,-0.15,0.01,-0.06,0.02\nrs4,0.3,0.03,0.2,0.05\n"),
-    "crispr_on_target": ("guides.csv", f"30mer,percent_peptide\n{GUIDE},20\n{'ACGT' * 6}TGGAAC,\n"),
-    "crispr_off_target": ("pairs.csv", f"id,guide,site\na,{EMX1},{EMX1}AGG\nb,{EMX1},GAGTTAGAGCAGAAAAAAAATGG\n"),
-    "gene_network": ("cells.csv", "cell,GATA1,SPI1,CEBPA\nc1,1,2,3\nc2,2,0,1\nc3,0.5,1,2\nc4,1,1,1\n"),
-}
-#: tasks whose read_input checks names against a vocabulary from the data cache (slow suite)
-CACHE_TASKS = {
-    "drug_response": ("pairs.csv", "cell_line,drug,smiles\nKM-H2,Camptothecin,\na673,,CCO\n"),
-    "drug_combination": ("combos.csv", "drug_a,drug_b,cell_line\nGemcitabine,Sorafenib,A2058\n"),
-    "gene_disease_association": ("genes.csv", "gene,disease\nBRCA1,\nTP53,\n"),
-    "trial_matching": ("patients.csv", "patient,age,size,grade,er,mut_TP53,criteria\np1,50,1.5,2,positive,1,Aged 18-65 years\n"
-                                       "p2,70,3.2,3,negative,0,ER-positive disease\n"),
-    "cell_composition": ("bulk.csv", "gene,s1,s2\nCD3E,10,0\nMS4A1,5,7\nLYZ,1,2\nNKG7,1,1\n"),
-}
+#: a small valid input per task (tests/data/nasty/task_inputs.json): "offline" tasks' readers read only the
+#: user's file (fuzzed in the fast suite); "cache" tasks check names against a vocabulary from the data cache
+TASK_INPUTS = json.loads((Path(__file__).parent / "data" / "nasty" / "task_inputs.json").read_text())
+OFFLINE_TASKS = {task: tuple(value) for task, value in TASK_INPUTS["offline"].items()}
+CACHE_TASKS = {task: tuple(value) for task, value in TASK_INPUTS["cache"].items()}
 
 
 @pytest.fixture

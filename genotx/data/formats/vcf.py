@@ -13,7 +13,6 @@ file and line: fewer than 8 columns, a non-integer or < 1 POS, REF/ALT letters o
 
 from __future__ import annotations
 
-import gzip
 import math
 import re
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pysam
 
+from genotx.data.formats.text import open_text
 from genotx.errors import InputError
 
 __all__ = ["read_vcf", "write_vcf", "CALL_COLUMNS"]
@@ -32,14 +32,9 @@ _GT = re.compile(r"^(\.|\d+)(?:[/|](\.|\d+))*$")
 
 
 def _lines(path: Path):
-    with open(path, "rb") as handle:
-        gzipped = handle.read(2) == b"\x1f\x8b"
-    opener = gzip.open if gzipped else open
-    with opener(path, "rt", encoding="utf-8", errors="strict") as handle:
-        try:
-            yield from enumerate(handle, start=1)
-        except (UnicodeDecodeError, EOFError, OSError) as error:
-            raise InputError(str(path), f"cannot be read as VCF text ({error})", fix="give a plain or gzip VCF file") from None
+    """Numbered lines of a plain, gzip or bgzip VCF (not UTF-8, NUL bytes or a damaged gzip: InputError naming the line)."""
+    with open_text(path, what="VCF file") as handle:
+        yield from enumerate(handle, start=1)
 
 
 def read_vcf(path: str | Path) -> pd.DataFrame:
@@ -60,8 +55,6 @@ def read_vcf(path: str | Path) -> pd.DataFrame:
     genotx.errors.InputError: ...c.vcf, line 2: POS 'five' is not a positive integer. Fix: ...
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError(str(path), "file not found", fix="check the path of the VCF file")
     rows, header_seen = [], False
     for line_no, line in _lines(path):
         line = line.rstrip("\r\n")

@@ -67,13 +67,13 @@ def _check_scale(frame: pd.DataFrame, where: str) -> None:
         terms = {"beta_exposure": bx, "beta_outcome": bo, "1 / se_exposure": 1 / sx, "1 / se_outcome": 1 / so,
                  "beta_outcome / beta_exposure": bo / bx, "se_outcome / beta_exposure": so / bx,
                  "beta_exposure / se_outcome": bx / so, "beta_outcome / se_outcome": bo / so, "beta_exposure / se_exposure": bx / sx}
-        for name, values in terms.items():
-            bad = ~(np.abs(values) <= MAX_TERM)
-            if bad.any():
-                row = int(np.flatnonzero(bad)[0])
-                raise InputError(where, f"variant {frame['SNP'].iloc[row]!r}: {name} is {values[row]:.3g}, beyond what the estimators can "
-                                 f"compute with (|value| <= {MAX_TERM:.0e})", line=_lines(frame)[row],
-                                 fix="check the value (a typo? standard errors are > 0 and not vanishingly small); give effects on a usual scale")
+        bad = ~(np.abs(np.vstack(list(terms.values()))) <= MAX_TERM)  # terms x variants
+    if bad.any():
+        row = int(np.flatnonzero(bad.any(axis=0))[0])  # the first line with a problem, then its first term
+        name = list(terms)[int(np.flatnonzero(bad[:, row])[0])]
+        raise InputError(where, f"variant {frame['SNP'].iloc[row]!r}: {name} is {terms[name][row]:.3g}, beyond what the estimators "
+                         f"can compute with (|value| <= {MAX_TERM:.0e})", line=_lines(frame)[row],
+                         fix="check the value (a typo? standard errors are > 0 and not vanishingly small); give effects on a usual scale")
 
 
 def _check_distinct(frame: pd.DataFrame, where: str) -> None:

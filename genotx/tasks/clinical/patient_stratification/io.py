@@ -14,6 +14,7 @@ import pandas as pd
 
 from genotx.data.cohorts import breast_cohort_genes
 from genotx.data.formats.table import check_values, read_table
+from genotx.data.formats.text import read_text
 from genotx.errors import InputError
 from genotx.tasks.clinical.patient_stratification.features import CLINICAL, ER_VALUES, GRADES
 
@@ -32,6 +33,7 @@ def read_input(path: str | Path) -> pd.DataFrame:
     """A CSV of patients: ``age``, ``size`` (cm), ``grade`` (well differentiated / intermediate /
     poorly differentiated / unknown), ``er`` (positive / negative) and the 76 gene columns of the
     training cohort (``X219340_s_at``...; the ``X`` prefix may be left out); optional ``patient``."""
+    read_text(path, what="CSV of patients")  # the user's file is checked before the cohort's header is read
     genes = breast_cohort_genes()  # the cohort file's header: no data is loaded
     aliases = {g: (g[1:],) for g in genes}
     numeric = ("age", "size", *genes)

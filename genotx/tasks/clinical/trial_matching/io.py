@@ -78,6 +78,7 @@ def read_input(path: str | Path, *, trial: str | Path | None = None) -> pd.DataF
     Returns ``patient``, ``criteria`` and every known variable (NaN = unknown).
     """
     where = str(path)
+    read_text(path, what="CSV of patients")  # the user's file is checked before the cohort's gene list is read
     variables = known_variables()
     aliases = {v: (v[1:],) for v in variables if v.startswith("X")}
     frame = read_table(path, required=(), optional=("patient", "criteria", *variables), aliases=aliases)
