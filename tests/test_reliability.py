@@ -291,6 +291,31 @@ def test_reads_with_a_huge_skip_are_refused_before_memory_is_taken(tmp_path, off
     assert peak < 100 << 20
 
 
+def test_a_truncated_bam_is_one_genotx_error_without_htslib_notes(tmp_path, capfd, offline):
+    """htslib's own '[W::bam_hdr_read] EOF marker is absent' lines are not printed beside genotx's error."""
+    import pysam
+
+    from genotx.engine.predict import read_user_input
+
+    reference = tmp_path / "ref.fa"
+    reference.write_text(">toy\n" + "ACGT" * 750 + "\n")
+    header = {"HD": {"VN": "1.6"}, "SQ": [{"SN": "toy", "LN": 3000}]}
+    bam = tmp_path / "reads.bam"
+    with pysam.AlignmentFile(str(bam), "wb", header=header) as out:
+        for i in range(200):
+            read = pysam.AlignedSegment(out.header)
+            read.query_name, read.reference_id, read.reference_start, read.cigarstring = f"r{i}", 0, 10 * i, "20M"
+            read.query_sequence, read.query_qualities = ("ACGT" * 750)[10 * i: 10 * i + 20], pysam.qualitystring_to_array("I" * 20)
+            out.write(read)
+    cut = tmp_path / "cut.bam"
+    cut.write_bytes(bam.read_bytes()[: bam.stat().st_size // 2])
+    capfd.readouterr()
+    with pytest.raises(InputError, match=r"cut.bam.*(truncated|cannot be read)"):
+        read_user_input("variant_calling", cut, reference=str(reference))
+    noise = capfd.readouterr().err
+    assert "[W::" not in noise and "[E::" not in noise, noise
+
+
 # -- the command line: exit code 2, one line, nothing written --------------------------------------
 
 def _predict(*args):

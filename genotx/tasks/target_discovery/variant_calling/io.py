@@ -9,6 +9,7 @@ a caller on the BAM itself) and :func:`write_predictions` writes the calls as VC
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +127,19 @@ def _check_spans(path: Path) -> None:
                              fix="split the BAM by region (samtools view in.bam chr:start-end) and call each part")
 
 
+@contextlib.contextmanager
+def _quiet_htslib():
+    """htslib's own notes ('[W::bam_hdr_read] EOF marker is absent', '[E::bgzf_read_block] ...') off while
+    genotx reads a user's BAM: what is wrong is said once, by genotx's InputError."""
+    import pysam
+
+    before = pysam.set_verbosity(0)
+    try:
+        yield
+    finally:
+        pysam.set_verbosity(before)
+
+
 def _is_text_sam(path: Path) -> bool:
     with open(path, "rb") as handle:
         head = handle.read(4)
@@ -142,17 +156,19 @@ def read_input(path: str | Path, *, reference: str | Path | None = None) -> Samp
         raise InputError(str(path), "variant calling needs the reference the reads were aligned to", fix="pass --reference ref.fa")
     if _is_text_sam(path):
         _check_sam_text(path)
-    _check_spans(path)
-    genome = read_reference(reference)
-    candidates, tensors = bam_pileups(path, genome)  # raises on a malformed record, before any output
-    sample = _sample_name(path)
+    with _quiet_htslib():
+        _check_spans(path)
+        genome = read_reference(reference)
+        candidates, tensors = bam_pileups(path, genome)  # raises on a malformed record, before any output
+        sample = _sample_name(path)
     frame = model_frame(candidates.assign(sample=sample), tensors, bam=str(path), reference=str(reference))
     return SampleReads(path, Path(reference), sample, {name: len(seq) for name, seq in genome.items()}, frame)
 
 
 def format_predictions(reads: SampleReads, estimator) -> SampleCalls:
     """The sample's calls by the fitted model (genotype, QUAL, GQ, depth, alt count per call)."""
-    calls = call_variants(estimator, reads.candidates, {reads.sample: (str(reads.bam), str(reads.reference))})[1]
+    with _quiet_htslib():
+        calls = call_variants(estimator, reads.candidates, {reads.sample: (str(reads.bam), str(reads.reference))})[1]
     return SampleCalls(calls, reads.sample, reads.contigs, f"genotx variant_calling ({type(estimator).__name__})")
 
 
