@@ -166,7 +166,7 @@ def test_crafted_archives_write_nothing_outside_the_cache(tmp_path):
         device = tarfile.TarInfo("pkg/dev.csv")
         device.type = tarfile.CHRTYPE
         tar.addfile(device)
-    with pytest.raises(InputError, match="not found"):  # links and devices are never extracted
+    with pytest.raises(InputError, match="is a symbolic link, not a file"):  # links and devices are never extracted
         extract_members(bad_tar, {"a": "pkg/link.csv", "b": "pkg/dev.csv"}, tmp_path / "out")
     assert not (tmp_path / "out" / "link.csv").exists() and not (tmp_path / "out" / "dev.csv").is_symlink()
     with pytest.raises(InputError, match="outside the cache"):
@@ -217,3 +217,81 @@ def test_two_processes_fetching_one_source_corrupt_nothing(tmp_path):
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     assert [o[0].strip() for o in outs] == ["2000", "2000"]
+
+
+def _tar(path, entries):
+    """A tar.gz of (TarInfo, bytes or None) entries."""
+    with tarfile.open(path, "w:gz") as tar:
+        for info, data in entries:
+            if data is not None:
+                info.size = len(data)
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return path
+
+
+@pytest.mark.parametrize("kind, message", [(tarfile.SYMTYPE, "symbolic link"), (tarfile.LNKTYPE, "hard link"),
+                                           (tarfile.CHRTYPE, "device"), (tarfile.BLKTYPE, "device"), (tarfile.FIFOTYPE, "device")])
+def test_a_wanted_tar_member_that_is_not_a_file_is_refused(tmp_path, kind, message):
+    entry = tarfile.TarInfo("pkg/table.csv")
+    entry.type, entry.linkname = kind, "/etc/passwd"
+    archive = _tar(tmp_path / "a.tar.gz", [(entry, None)])
+    with pytest.raises(InputError, match=message):
+        extract_members(archive, {"t": "pkg/table.csv"}, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_archive_with_an_absolute_or_escaping_entry_is_refused_whole(tmp_path):
+    good = tarfile.TarInfo("pkg/table.csv")
+    for bad_name in ("/etc/cron.d/evil", "pkg/../../evil", "../evil"):
+        evil = tarfile.TarInfo(bad_name)
+        archive = _tar(tmp_path / "a.tar.gz", [(good, b"a\n1\n"), (evil, b"x")])
+        with pytest.raises(InputError, match="outside the cache"):
+            extract_members(archive, {"t": "pkg/table.csv"}, tmp_path / "out")
+        zipped = tmp_path / "a.whl"
+        with zipfile.ZipFile(zipped, "w") as zf:
+            zf.writestr("pkg/table.csv", "a\n1\n")
+            zf.writestr(bad_name, "x")
+        with pytest.raises(InputError, match="outside the cache"):
+            extract_members(zipped, {"t": "pkg/table.csv"}, tmp_path / "out")
+    assert not (tmp_path / "out").exists() and not (tmp_path.parent / "evil").exists()
+
+
+def test_a_zip_symlink_member_is_refused(tmp_path):
+    archive = tmp_path / "a.whl"
+    with zipfile.ZipFile(archive, "w") as zf:
+        link = zipfile.ZipInfo("pkg/table.csv")
+        link.external_attr = (0o120777 << 16)  # S_IFLNK: the data is the link's target
+        zf.writestr(link, "/etc/passwd")
+    with pytest.raises(InputError, match="symbolic link"):
+        extract_members(archive, {"t": "pkg/table.csv"}, tmp_path / "out")
+
+
+def test_a_zip_member_whose_header_understates_its_size_cannot_expand(tmp_path, monkeypatch):
+    """A decompression bomb whose header lies: reading stops at the bound, whatever the header says."""
+    import genotx.data.cache as cache
+
+    archive = tmp_path / "bomb.whl"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("pkg/big.csv", b"0" * (1 << 20))
+    raw = bytearray(archive.read_bytes())
+    for header in (b"PK\x03\x04", b"PK\x01\x02"):  # local and central headers: uncompressed size -> 10
+        at = raw.find(header)
+        offset = at + (22 if header == b"PK\x03\x04" else 24)
+        raw[offset:offset + 4] = (10).to_bytes(4, "little")
+    archive.write_bytes(bytes(raw))
+    monkeypatch.setattr(cache, "MAX_MEMBER_BYTES", 1 << 10)
+    with pytest.raises(InputError, match="expands past|damaged archive"):
+        extract_members(archive, {"a": "pkg/big.csv"}, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_damaged_archive_is_an_input_error(tmp_path):
+    archive = tmp_path / "a.tar.gz"
+    _tar(archive, [(tarfile.TarInfo("pkg/table.csv"), b"a\n1\n" * 1000)])
+    archive.write_bytes(archive.read_bytes()[:60])
+    with pytest.raises(InputError, match="damaged archive"):
+        extract_members(archive, {"t": "pkg/table.csv"}, tmp_path / "out")
+    deb = tmp_path / "x.deb"
+    deb.write_bytes(b"!<arch>\n" + b"data.tar.gz/    " + b"0" * 32 + b"notanumber" + b"`\n")
+    with pytest.raises(InputError, match="damaged ar header|damaged archive"):
+        extract_members(deb, {"t": "pkg/table.csv"}, tmp_path / "out")

@@ -11,9 +11,11 @@ import hashlib
 import io
 import logging
 import os
+import stat
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 
@@ -117,25 +119,40 @@ def _safe_relative(member: str, archive: str | os.PathLike) -> PurePosixPath:
 
 
 def _read_deb_data_tar(archive: Path) -> tarfile.TarFile:
-    """Open the ``data.tar.*`` inside a Debian ``.deb`` (an ``ar`` archive) without dpkg."""
+    """Open the ``data.tar.*`` inside a Debian ``.deb`` (an ``ar`` archive) without dpkg, as a stream:
+    members are decompressed as they are read, never the whole payload at once."""
     raw = archive.read_bytes()
     if not raw.startswith(b"!<arch>\n"):
         raise InputError(str(archive), "not a Debian package (no ar header)", fix="re-fetch it")
     pos = 8
     while pos + 60 <= len(raw):
         header = raw[pos : pos + 60]
-        name = header[:16].decode().strip().rstrip("/")
-        size = int(header[48:58].decode().strip())
+        try:
+            name = header[:16].decode("ascii").strip().rstrip("/")
+            size = int(header[48:58].decode("ascii").strip())
+        except (UnicodeDecodeError, ValueError):
+            raise InputError(str(archive), f"damaged ar header at byte {pos}", fix="re-fetch it") from None
         body = raw[pos + 60 : pos + 60 + size]
         if name.startswith("data.tar"):
             if name.endswith(".zst"):
                 import zstandard  # optional: only zstd-compressed debs need it
 
-                body = zstandard.ZstdDecompressor().decompress(body, max_output_size=1 << 34)
-                return tarfile.open(fileobj=io.BytesIO(body), mode="r:")
-            return tarfile.open(fileobj=io.BytesIO(body), mode="r:*")
+                return tarfile.open(fileobj=zstandard.ZstdDecompressor().stream_reader(io.BytesIO(body)), mode="r|")
+            return tarfile.open(fileobj=io.BytesIO(body), mode="r|*")
         pos += 60 + size + (size % 2)
     raise InputError(str(archive), "Debian package has no data.tar member", fix="re-fetch it")
+
+
+def _member_name(name: str) -> str:
+    return name[2:] if name.startswith("./") else name
+
+
+def _read_limited(stream, limit: int, archive: Path, member: str) -> bytes:
+    """At most ``limit`` bytes of a member: a header that understates the size cannot expand past it."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise InputError(str(archive), f"member {member!r} expands past {limit} bytes", fix="this archive is unsafe; do not use it")
+    return data
 
 
 def extract_members(
@@ -143,39 +160,53 @@ def extract_members(
 ) -> dict[str, Path]:
     """Extract only ``members`` ({name: path inside archive}) of a wheel, sdist or .deb into ``dest``.
 
-    Each file is written atomically as ``dest/<basename of member>``; returns {name: path}.
+    Each file is written atomically as ``dest/<basename of member>``; returns {name: path}. Refused
+    (:class:`~genotx.errors.InputError`, nothing written): an archive holding any absolute or ``..``
+    path; a wanted member that is a symbolic or hard link, a device or a folder; a member expanding
+    past :data:`MAX_MEMBER_BYTES` (whatever its header says); a damaged archive.
     """
     archive, dest = Path(archive), Path(dest)
-    wanted = {_safe_relative(m, archive).as_posix().lstrip("./"): name for name, m in members.items()}
-    out: dict[str, Path] = {}
+    wanted = {_member_name(_safe_relative(m, archive).as_posix()): name for name, m in members.items()}
+    found: dict[str, bytes] = {}
 
-    def _write(member: str, read: Callable[[], bytes], size: int) -> None:
-        key = member.lstrip("./")
-        if key in wanted:
-            if size > MAX_MEMBER_BYTES:  # no decompression bomb: a declared member has a plausible size
-                raise InputError(str(archive), f"member {member!r} would expand to {size} bytes", fix="this archive is unsafe; do not use it")
-            name = wanted[key]
-            target = dest / PurePosixPath(key).name
-            out[name] = atomic_write_bytes(target, read())
+    def _take(member: str, kind: str | None, size: int, read: Callable[[], bytes]) -> None:
+        if member.rstrip("/") not in ("", "."):  # a .deb's tar starts with its root folder "./"
+            _safe_relative(member, archive)  # any entry escaping the folder makes the whole archive unsafe
+        key = _member_name(member)
+        if key not in wanted:
+            return
+        if kind is not None:
+            raise InputError(str(archive), f"member {member!r} is a {kind}, not a file", fix="this archive is unsafe; do not use it")
+        if size > MAX_MEMBER_BYTES:  # no decompression bomb: a declared member has a plausible size
+            raise InputError(str(archive), f"member {member!r} would expand to {size} bytes", fix="this archive is unsafe; do not use it")
+        found[key] = read()
 
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            for info in zf.infolist():
-                _write(info.filename, lambda info=info: zf.read(info), info.file_size)
-    else:
-        tar = _read_deb_data_tar(archive) if archive.suffix == ".deb" else tarfile.open(archive)
-        with tar:
-            for info in tar:
-                if info.isfile():  # links, devices and folders are never written
-                    _write(info.name, lambda info=info: tar.extractfile(info).read(), info.size)
-    missing = set(members) - set(out)
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                for info in zf.infolist():
+                    mode = info.external_attr >> 16
+                    kind = "symbolic link" if stat.S_ISLNK(mode) else "folder" if info.is_dir() else None
+                    _take(info.filename, kind, info.file_size,
+                          lambda info=info: _read_limited(zf.open(info), MAX_MEMBER_BYTES, archive, info.filename))
+        else:
+            tar = _read_deb_data_tar(archive) if archive.suffix == ".deb" else tarfile.open(archive, mode="r|*")
+            with tar:
+                for info in tar:
+                    kind = (None if info.isfile() else "symbolic link" if info.issym() else "hard link" if info.islnk()
+                            else "folder" if info.isdir() else "device or special file")
+                    _take(info.name, kind, info.size,
+                          lambda info=info: _read_limited(tar.extractfile(info), MAX_MEMBER_BYTES, archive, info.name))
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, OSError) as error:
+        raise InputError(str(archive), f"is a damaged archive ({type(error).__name__}: {error})", fix="fetch it again") from None
+    missing = set(wanted) - set(found)
     if missing:
         raise InputError(
             str(archive),
-            f"members not found: {sorted(members[m] for m in missing)}",
+            f"members not found: {sorted(members[wanted[m]] for m in missing)}",
             fix="check the member paths declared for this source",
         )
-    return out
+    return {wanted[key]: atomic_write_bytes(dest / PurePosixPath(key).name, data) for key, data in found.items()}
 
 
 def cached_array(key_parts: tuple, compute: Callable[[], np.ndarray], *, folder: str = "features") -> np.ndarray:
