@@ -360,6 +360,33 @@ def test_predict_reads_a_named_pipe_once(toy_task, tmp_path, monkeypatch):
     assert len(pd.read_csv(out)) == 2
 
 
+def test_a_library_note_while_predicting_is_logged_once(toy_task, tmp_path, monkeypatch, caplog):
+    """A note a library repeats per call (scikit-learn's small-bootstrap warning on a 4-cell network
+    file, three times) is logged once, naming the library; deprecation notes are not the user's."""
+    import logging
+    import warnings
+
+    monkeypatch.setenv("GENOTX_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GENOTX_MODEL_KEY", str(tmp_path / "model.key"))
+
+    def chatty(frame, estimator):
+        for _ in range(3):
+            warnings.warn("low number of bootstrap samples", UserWarning)
+        warnings.warn("old API", DeprecationWarning)
+        return frame.assign(prediction=estimator.predict(frame))
+
+    monkeypatch.setattr(toy_task.module, "format_predictions", chatty, raising=False)
+    mine = tmp_path / "mine.csv"
+    mine.write_text("a,b,c\n1,2,3\n")
+    from genotx.engine.predict import predict_file
+
+    with caplog.at_level(logging.WARNING, logger="genotx"), warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing may escape as a raw warning
+        predict_file(toy_task, mine, tmp_path / "out.csv")
+    notes = [r.getMessage() for r in caplog.records if "note from" in r.getMessage()]
+    assert len(notes) == 1 and "low number of bootstrap samples" in notes[0] and "old API" not in " ".join(notes)
+
+
 def test_options_given_twice_or_without_a_value_are_refused(toy_task, tmp_path):
     mine = tmp_path / "mine.csv"
     mine.write_text("a,b,c\n1,2,3\n")

@@ -29,6 +29,7 @@ import os
 import re
 import stat
 import tempfile
+import warnings
 import zlib
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
@@ -194,7 +195,7 @@ def predict_file(task: str | Task, input_path: str | Path, out_path: str | Path,
     options = check_options(task, options)
     check_path(input_path, what="input file", folder_ok=True)
     _check_out(out_path, {input_path, *(Path(v) for k, v in options.items() if _is_file_kind(_option_kind(task, k)))})
-    with _reading(task, input_path, options) as (frame, options, user_errors):
+    with _notes_once(task.name), _reading(task, input_path, options) as (frame, options, user_errors):
         estimator = fitted_model(task, model=model, **_training_options(task, options))
         shape = getattr(task.module, "format_predictions", None)
         input_names = getattr(task.module, "INPUT_OPTIONS", ())
@@ -253,6 +254,35 @@ def _reading(task: Task, input_path: Path, options: dict[str, Any]):
         with user_errors():  # raises before any output
             frame = task.read_input(readable, **{k: v for k, v in options.items() if k in input_names})
         yield frame, options, user_errors
+
+
+@contextlib.contextmanager
+def _notes_once(task_name: str):
+    """Warnings raised while predicting (a library's note on a small input, say) are collected and each
+    logged once, naming the library, instead of being printed once per call with its source line;
+    deprecation notes are about genotx's code, not the user's input, and go to the debug log."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    seen: set[tuple[type, str]] = set()
+    for note in caught:
+        key = (note.category, str(note.message))
+        if key in seen:
+            continue
+        seen.add(key)
+        origin = _library_of(note.filename)
+        if issubclass(note.category, DeprecationWarning | PendingDeprecationWarning | FutureWarning):
+            log.debug("%s (%s) while predicting %s: %s", origin, note.category.__name__, task_name, note.message)
+        else:
+            log.warning("note from %s while predicting %s: %s", origin, task_name, note.message)
+
+
+def _library_of(filename: str) -> str:
+    """The package a warning came from: the folder under site-packages, or genotx."""
+    parts = Path(filename).parts
+    if "site-packages" in parts and parts.index("site-packages") + 1 < len(parts):
+        return parts[parts.index("site-packages") + 1].split(".")[0]
+    return "genotx" if "genotx" in parts else Path(filename).stem
 
 
 def _option_kind(task: Task, key: str):
