@@ -48,7 +48,8 @@ def known_variables() -> tuple[str, ...]:
 
 def _as_number(values: pd.Series, words: dict[str, str]) -> pd.Series:
     text = values.astype(str).str.strip().str.lower()
-    return pd.to_numeric(text.replace(words).replace({u: np.nan for u in _UNKNOWN}), errors="coerce")
+    named = text.map(lambda t: words.get(t, t)).where(~text.isin(_UNKNOWN), "")  # unknown -> "" -> NaN below
+    return pd.to_numeric(named, errors="coerce")
 
 
 def read_criteria(path: str | Path) -> str:
