@@ -136,3 +136,20 @@ def test_report_on_a_folder_without_runs_is_an_error(tmp_path):
     result = runner.invoke(app, ["report", str(tmp_path / "nothing")])
     assert result.exit_code == 2 and "no run records" in result.output
     assert not (tmp_path / "nothing" / "report.html").exists()
+
+
+def test_benchmark_names_an_unknown_task_or_backend_before_running(tmp_path):
+    result = runner.invoke(app, ["benchmark", "--tasks", "crispr_ontarget", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "Did you mean 'crispr_on_target'" in result.output
+    result = runner.invoke(app, ["benchmark", "--tasks", "mendelian_randomization", "--backend", "rey", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "Did you mean 'ray'" in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_an_error_quoting_a_huge_value_prints_one_short_line(toy_task, tmp_path):
+    mine = tmp_path / "mine.csv"
+    mine.write_text("a,b,c\n" + "x" * 100_000 + ",1,2\n")
+    result = runner.invoke(app, ["predict", "toy_regression", "--input", str(mine), "--out", str(tmp_path / "o.csv")],
+                           env={"COLUMNS": "250"})
+    error = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 2 and len(error) == 1 and len(error[0]) < 600 and "[100002 characters]" in error[0]
