@@ -101,7 +101,8 @@ SPLITS = {"cv5": StratifiedFolds("event", 5)}
 
 
 def _cox(alphas, random_state: int) -> RiskGroups:
-    pipe = make_pipeline(Featurizer(encode_all, cache=False), StandardScaler(), CoxPHSurvivalAnalysis(ties="efron"))
+    # n_iter: the weakest ridge on ~200 patients x thousands of genes needs more than the default 100 Newton steps
+    pipe = make_pipeline(Featurizer(encode_all, cache=False), StandardScaler(), CoxPHSurvivalAnalysis(ties="efron", n_iter=1000))
     search = GridSearchCV(pipe, {"coxphsurvivalanalysis__alpha": list(alphas)},
                           cv=KFold(3, shuffle=True, random_state=random_state), n_jobs=1)
     return RiskGroups(search, n_groups=N_GROUPS)
