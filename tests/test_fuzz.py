@@ -174,10 +174,7 @@ READERS = {
 
 
 #: readers in files other sessions own, that still fail on some bytes (strict: the test says when they are fixed)
-NOT_YET = {"read_obo": "hpo.py reads with path.read_text (gzip or non-UTF-8 bytes raise UnicodeDecodeError); "
-                       "fix: parse_obo(read_text(path, what='OBO file'), ...)",
-           "read_hpoa": "hpo.py's _read_tsv opens the file itself (UnicodeDecodeError on gzip/non-UTF-8 bytes); "
-                        "fix: read it through genotx.data.formats.text.read_text"}
+NOT_YET: dict[str, str] = {}
 
 
 def _readers():

