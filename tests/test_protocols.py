@@ -238,7 +238,7 @@ def test_second_predict_reuses_the_cached_model_and_a_tampered_file_is_retrained
     first = fitted_model(toy_task, model="ridge")
     again = fitted_model(toy_task, model="ridge")
     assert np.allclose(first.coef_, again.coef_) and again is not first
-    (path,) = (tmp_path / "models").glob("*.joblib")
+    (path,) = (tmp_path / "models").glob("*.skops")
     path.write_bytes(path.read_bytes()[:-3] + b"xyz")  # a flipped tail: checksum differs
     fits = []
     original = Ridge.fit

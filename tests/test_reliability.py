@@ -139,9 +139,8 @@ def _task_options(task: str, tmp_path: Path) -> dict:
     return {}
 
 
-#: tasks whose read_input (in a file another session owns) reads the data cache before the user's file
-READS_CACHE_FIRST = {"cell_composition": "cell_composition/__init__.py's read_input takes the reference genes from the "
-                                         "source before read_bulk reads the file; fix: read_text(path) first"}
+#: tasks whose read_input reads the data cache before the user's file (none left; strict: the test says when one is fixed)
+READS_CACHE_FIRST: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("task", [pytest.param(t, marks=pytest.mark.xfail(strict=True, reason=READS_CACHE_FIRST[t]))

@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from genotx.data.formats.text import read_text
 from genotx.data.source import source_files
 from genotx.errors import InputError
 from genotx.simulate.mixtures import pseudo_bulk
@@ -196,6 +197,7 @@ def read_input(path: str | Path, *, reference: str | Path | None = None, label: 
     """A bulk expression table (genes x samples or samples x genes, detected; see :mod:`.io`) as
     samples x the reference's genes. The reference (default: pbmc68k_reduced) is only checked here:
     its gene names and, for your own file, its label column."""
+    read_text(Path(path), what="CSV or TSV table")  # the user's file is checked before any reference is read
     if reference is None:
         if label is not None:
             raise InputError("label", "a label column was named but no reference file", fix="give --reference ref.h5ad too")
