@@ -57,7 +57,7 @@ from genotx.evaluate.protocols import Supervised
 from genotx.evaluate.splits import Fold
 from genotx.models.nets import TorchRegressor, train_network
 
-__all__ = ["PrivateRegressor", "privatize", "private_part", "DPPlan", "DP_PLANS", "dp_curve", "EPSILONS"]
+__all__ = ["PrivateRegressor", "privatize", "standardized", "private_part", "DPPlan", "DP_PLANS", "dp_curve", "EPSILONS"]
 
 #: target epsilons of the privacy-utility curve
 EPSILONS = (0.5, 1.0, 2.0, 4.0, 8.0)
@@ -212,6 +212,30 @@ def privatize(estimator, **settings):
                      fix="use a task's torch baseline (a Pipeline ending in TorchRegressor)")
 
 
+def standardized(estimator):
+    """``estimator`` (a Pipeline) with a ``StandardScaler`` just before its last step.
+
+    Why: DP-SGD clips each row's whole gradient to one norm. The first layer's gradient scales
+    with the inputs, so input columns on a large scale (drug_response's PCA scores reach sd 20)
+    take the clipping budget and the noise swamps the rest: at epsilon 8 the drug_response MLP
+    fell from 0.89 (clipping alone) to 0.73 validation Pearson on raw pair features, and reached
+    0.88 on standardised ones. The scaler is fitted on inputs, never labels.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import Ridge
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.decomposition import PCA
+    >>> [name for name, _ in standardized(make_pipeline(PCA(2), Ridge())).steps]
+    ['pca', 'standardize', 'ridge']
+    """
+    from sklearn.preprocessing import StandardScaler
+
+    if not isinstance(estimator, Pipeline):
+        return Pipeline([("standardize", StandardScaler()), ("model", estimator)])
+    return Pipeline([*clone(estimator).steps[:-1], ("standardize", StandardScaler()), clone(estimator).steps[-1]])
+
+
 def private_part(fitted) -> PrivateRegressor | None:
     """The fitted :class:`PrivateRegressor` inside ``fitted`` (Pipeline, meta-estimator), or None."""
     if isinstance(fitted, PrivateRegressor):
@@ -230,13 +254,16 @@ class DPPlan:
     """How :func:`dp_curve` runs on one task: the torch baseline ``model``, the ``split`` scored,
     the ``metric`` of the goal, fixed ``epochs`` (every fit, private or not), the ``grid`` of DP
     settings tried on the validation part at the goal's epsilon (the first is used with
-    ``tune=False``), an optional seeded row cap ``max_rows`` and a ``note``."""
+    ``tune=False``; a setting may also fix ``epochs``), ``standardize`` (a StandardScaler before the
+    network, in the private and the non-private fits alike: see :func:`standardized`), an optional
+    seeded row cap ``max_rows`` and a ``note``."""
 
     model: str
     split: str
     metric: str
     epochs: int
     grid: tuple[Mapping[str, float], ...]
+    standardize: bool = False
     max_rows: int | None = None
     note: str = ""
 
@@ -254,9 +281,11 @@ DP_PLANS: dict[str, DPPlan] = {
     ),
     "drug_response": DPPlan(
         model="mlp", split="random", metric="pearson", epochs=10,
-        grid=_grid((1024, 4096), (2e-3, 1e-2), (0.5, 2.0)),
+        grid=_grid((1024, 2048), (1e-3, 3e-3), (1.0,)), standardize=True,
         note="drug_response's default model is lowrank_knn (matrix completion, not a network): DP-SGD runs on its torch "
-             "baseline mlp (pair features -> 256 -> 64 -> 1). Random 20% of GDSC2 pairs held out.",
+             "baseline mlp (pair features -> 256 -> 64 -> 1), with the pair features standardised before the network in "
+             "the private and non-private fits (per-sample clipping needs inputs on one scale). Random 20% of GDSC2 "
+             "pairs held out.",
     ),
 }
 
@@ -294,6 +323,7 @@ def dp_curve(
     epochs: int | None = None,
     max_rows: int | None = None,
     accountant: str = "prv",
+    references: Sequence[str] = ("trivial", "task_model", "non_private"),
     dataset: Dataset | None = None,
     plan: DPPlan | None = None,
     progress: Callable[[str], None] | None = None,
@@ -301,7 +331,8 @@ def dp_curve(
     """The privacy-utility curve of a task's torch baseline (see the module docstring).
 
     ``epochs`` / ``max_rows`` override the plan's (shorter runs for tests); the goal's epsilon for
-    tuning is the largest of ``epsilons``. ``accountant``: Opacus' ``prv`` (tighter: less noise for
+    tuning is the largest of ``epsilons``; ``references``: which reference runs to add per seed
+    (the share of the non-private score kept needs ``non_private``). ``accountant``: Opacus' ``prv`` (tighter: less noise for
     the same epsilon; its calibration takes ~10-20 s per fit here) or ``rdp`` (~1-4 s).
 
     Examples
@@ -324,6 +355,9 @@ def dp_curve(
     Evaluator(plan.metric)
     if accountant not in ("prv", "rdp"):
         raise UnknownNameError("privacy accountant", accountant, ("prv", "rdp"))
+    unknown = [r for r in references if r not in ("trivial", "task_model", "non_private")]
+    if unknown:
+        raise UnknownNameError("reference run", unknown[0], ("trivial", "task_model", "non_private"))
     epochs = epochs or plan.epochs
     data = dataset if dataset is not None else task.load()
     max_rows = max_rows or plan.max_rows
@@ -331,8 +365,10 @@ def dp_curve(
         data = data.subset(np.sort(np.random.default_rng(0).choice(len(data), max_rows, replace=False)))
 
     def private(seed: int, target: float | None, settings: Mapping) -> Any:
-        return privatize(task.model(plan.model, random_state=seed), **{"epochs": epochs, **settings}, target_epsilon=target,
-                         accountant=accountant)
+        model = task.model(plan.model, random_state=seed)
+        model = privatize(standardized(model) if plan.standardize else model, **{"epochs": epochs, **settings},
+                          target_epsilon=target, accountant=accountant)
+        return model
 
     tuning: list[dict] = []
     settings = dict(plan.grid[0])
@@ -364,9 +400,12 @@ def dp_curve(
                      "seconds": round(time.perf_counter() - t0, 1)})
 
     for seed in seeds:
-        run("trivial", seed, task.model(task.spec.trivial, random_state=seed))
-        run("task_model", seed, task.model(plan.model, random_state=seed))
-        run("non_private", seed, private(seed, None, settings))
+        if "trivial" in references:
+            run("trivial", seed, task.model(task.spec.trivial, random_state=seed))
+        if "task_model" in references:
+            run("task_model", seed, task.model(plan.model, random_state=seed))
+        if "non_private" in references:
+            run("non_private", seed, private(seed, None, settings))
         for epsilon in epsilons:
             run("private", seed, private(seed, epsilon, settings), epsilon)
     return DPResult(task=task.name, model=plan.model, split=plan.split, metric=plan.metric, epsilons=epsilons, seeds=list(seeds),
