@@ -336,15 +336,16 @@ def test_fedavg_lands_between_the_mean_single_site_and_pooled_on_crispr():
 def test_flower_simulation_gives_the_local_loops_weights():
     pytest.importorskip("flwr")
     pytest.importorskip("ray")
-    from functools import partial
+    from genotx.tasks.therapeutics.drug_response.models import mlp_network
 
-    from genotx.models.nets import mlp
-
-    # a genotx factory: Ray workers import it by name
-    recipe = NetworkRecipe(partial(mlp, hidden=(8,), dropout=0.1), (4,), 1e-2, 32, 0.0)
+    # a genotx factory (drug_response's MLP: 256 -> 64, dropout): Ray workers import it by name
+    recipe = NetworkRecipe(mlp_network, (4,), 1e-2, 32, 0.0)
     sites = _sites(3)
-    local, local_history = federate(recipe, sites, rounds=2, mu=0.01, seed=0)
-    flower, flower_history = fed_module.federate_flower(recipe, sites, rounds=2, mu=0.01, seed=0)
+    # a learning rate that overshoots after a few rounds, so that early stopping (patience 1) ends both runs early
+    recipe = dataclasses.replace(recipe, lr=0.3)
+    local, local_history = federate(recipe, sites, rounds=8, mu=0.01, seed=0, patience=1)
+    flower, flower_history = fed_module.federate_flower(recipe, sites, rounds=8, mu=0.01, seed=0, patience=1)
+    assert len(local_history) < 8
     assert [h["valid_loss"] for h in flower_history] == pytest.approx([h["valid_loss"] for h in local_history], rel=1e-6)
     for key in local:
         np.testing.assert_allclose(flower[key], local[key], rtol=1e-6, atol=1e-7)

@@ -234,23 +234,44 @@ def _client_seed(seed: int, round_: int, site: int) -> int:
     return int(seed) * 100_003 + int(round_) * 101 + int(site)
 
 
+class _Stopper:
+    """Early stopping on the validation loss: the best round so far, and whether ``patience``
+    rounds have passed without improving on it (shared by both engines: the same stop round)."""
+
+    def __init__(self, patience: int | None) -> None:
+        self.patience, self.best, self.best_round, self.last = patience, math.inf, 0, 0
+
+    def update(self, round_: int, loss: float) -> None:
+        self.last = round_
+        if loss < self.best - 1e-9:
+            self.best, self.best_round = loss, round_
+
+    @property
+    def stop(self) -> bool:
+        return self.patience is not None and self.last - self.best_round >= self.patience
+
+
 def federate(recipe: NetworkRecipe, sites: Sequence[Site], *, rounds: int, local_epochs: int = 1, mu: float = 0.0,
-             seed: int = 0, site_ids: Sequence[int] | None = None) -> tuple[State, list[dict]]:
+             seed: int = 0, patience: int | None = None, site_ids: Sequence[int] | None = None) -> tuple[State, list[dict]]:
     """The in-process federation loop: every round each site updates the global weights
     (:func:`local_update`), they are averaged by row counts (:func:`weighted_average`); returns the
-    weights of the round with the lowest validation loss and the per-round history. One site is
+    weights of the round with the lowest validation loss and the per-round history (at most
+    ``rounds``; it stops after ``patience`` rounds without a better validation loss). One site is
     plain centralised training in rounds (the pooled and single-site arms)."""
     ids = list(site_ids) if site_ids is not None else list(range(len(sites)))
     state = _state(recipe.build(seed))
-    best, best_state, history = math.inf, state, []
+    stopper, best_state, history = _Stopper(patience), state, []
     for round_ in range(1, rounds + 1):
         updates = [local_update(recipe, state, s.X, s.y, epochs=local_epochs, seed=_client_seed(seed, round_, i), mu=mu)
                    for i, s in zip(ids, sites)]
         state = weighted_average(updates, [s.n for s in sites])
         loss = _validation_loss(recipe, state, sites)
         history.append({"round": round_, "valid_loss": loss})
-        if loss < best - 1e-9:
-            best, best_state = loss, state
+        stopper.update(round_, loss)
+        if stopper.best_round == round_:
+            best_state = state
+        if stopper.stop:
+            break
     return best_state, history
 
 
@@ -293,30 +314,52 @@ def _client_evaluate(message, context):
     return Message(RecordDict({"metrics": metrics}), reply_to=message)
 
 
-def _ordered(strategy_class):
-    """A Flower strategy whose training replies are aggregated in site order (Ray returns them in
-    arrival order; float sums depend on the order), with :func:`weighted_average`'s arithmetic."""
+def _ordered(strategy_class, n_sites: int, patience: int | None):
+    """A Flower strategy whose replies are aggregated in site order (Ray returns them in arrival
+    order; float sums depend on the order), that counts rounds where a site failed, and that stops
+    sending work once the federated validation loss has not improved for ``patience`` rounds (the
+    remaining rounds of ``strategy.start`` then pass without messages)."""
 
     def in_site_order(replies):
         return sorted(replies, key=lambda m: int(m.content["metrics"]["site"]) if m.has_content() else -1)
 
     class Ordered(strategy_class):
+        stopper = _Stopper(patience)
+        failed_rounds: list[int] = []
+
+        def configure_train(self, server_round, arrays, config, grid):
+            return [] if self.stopper.stop else super().configure_train(server_round, arrays, config, grid)
+
+        def configure_evaluate(self, server_round, arrays, config, grid):
+            return [] if self.stopper.stop else super().configure_evaluate(server_round, arrays, config, grid)
+
         def aggregate_train(self, server_round, replies):
-            return super().aggregate_train(server_round, in_site_order(replies))
+            replies = in_site_order(replies)
+            if replies and sum(m.has_content() for m in replies) < n_sites:
+                self.failed_rounds.append(server_round)
+            return super().aggregate_train(server_round, replies) if replies else (None, None)
 
         def aggregate_evaluate(self, server_round, replies):
-            return super().aggregate_evaluate(server_round, in_site_order(replies))
+            replies = in_site_order(replies)
+            if not replies:
+                return None
+            metrics = super().aggregate_evaluate(server_round, replies)
+            if metrics is not None:
+                self.stopper.update(server_round, float(metrics["loss"]))
+            return metrics
 
     Ordered.__name__ = f"SiteOrdered{strategy_class.__name__}"
     return Ordered
 
 
 def federate_flower(recipe: NetworkRecipe, sites: Sequence[Site], *, rounds: int, local_epochs: int = 1, mu: float = 0.0,
-                    seed: int = 0, num_cpus: int = 2) -> tuple[State, list[dict]]:
+                    seed: int = 0, patience: int | None = None, num_cpus: int = 2) -> tuple[State, list[dict]]:
     """:func:`federate` run by Flower's simulation: a ServerApp with Flower's FedAvg (``mu == 0``)
     or FedProx strategy, one ClientApp per site in Ray (``num_cpus`` CPUs, no dashboard); the
-    round with the lowest validation loss (the clients' federated evaluation) is kept."""
+    round with the lowest validation loss (the clients' federated evaluation) is kept, and rounds
+    stop after ``patience`` without improvement, as in :func:`federate`."""
     os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")  # read when flwr is imported: no call home
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # nor from Ray (its usage-stats head process)
     os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")  # no GPU here: silences Ray's notice about it
     import logging
     from flwr.app import Array, ArrayRecord, ConfigRecord, Context
@@ -341,8 +384,9 @@ def federate_flower(recipe: NetworkRecipe, sites: Sequence[Site], *, rounds: int
         def main(grid: Grid, context: Context) -> None:  # noqa: ARG001
             kind = FedProx if mu > 0 else FedAvg
             options = {"proximal_mu": mu} if mu > 0 else {}
-            strategy = _ordered(kind)(fraction_train=1.0, fraction_evaluate=1.0, min_train_nodes=n, min_evaluate_nodes=n,
-                                      min_available_nodes=n, **options)
+            strategy = _ordered(kind, n, patience)(fraction_train=1.0, fraction_evaluate=1.0, min_train_nodes=n,
+                                                   min_evaluate_nodes=n, min_available_nodes=n, **options)
+            outcome["strategy"] = strategy
             config = {"folder": folder, "seed": int(seed), "local-epochs": int(local_epochs)}
             outcome["result"] = strategy.start(grid=grid, initial_arrays=ArrayRecord({k: Array(v) for k, v in start.items()}),
                                                num_rounds=rounds, train_config=ConfigRecord(config),
@@ -363,17 +407,13 @@ def federate_flower(recipe: NetworkRecipe, sites: Sequence[Site], *, rounds: int
             run_simulation(server_app=server, client_app=client, num_supernodes=n, backend_config=backend)
         finally:
             logger.setLevel(level)
-    result = outcome.get("result")
-    if result is None or len(result.train_metrics_clientapp) < rounds:
-        raise InputError("federated", "Flower's simulation ended without every round's client updates (see its log above)",
+    result, strategy = outcome.get("result"), outcome.get("strategy")
+    if result is None or strategy.failed_rounds or not result.evaluate_metrics_clientapp:
+        raise InputError("federated", "Flower's simulation ended without every site's updates "
+                         f"(rounds with a failed site: {strategy.failed_rounds if strategy else 'all'}; see its log above)",
                          fix="run with engine='local', or check that Ray starts and its workers import genotx")
-    history = []
-    for round_ in range(1, rounds + 1):
-        metrics = result.evaluate_metrics_clientapp.get(round_)
-        history.append({"round": round_, "valid_loss": float(metrics["loss"]) if metrics else math.nan})
-    losses = [h["valid_loss"] for h in history]
-    best = int(np.nanargmin(losses)) + 1 if np.isfinite(losses).any() else rounds
-    return snapshots.get(best, snapshots.get(rounds, start)), history
+    history = [{"round": r, "valid_loss": float(m["loss"])} for r, m in sorted(result.evaluate_metrics_clientapp.items())]
+    return snapshots[strategy.stopper.best_round], history
 
 
 # ---- the comparison ------------------------------------------------------------------------------
@@ -392,8 +432,9 @@ class FederatedPlan:
     """How :func:`federated` runs on one task: the torch baseline ``model``, the group column that
     makes the sites (``site_column``; ``pack``: several groups per site, else the ``n_sites``
     largest groups), the task ``split`` applied within each site, the ``metric`` of the goal,
-    ``rounds`` x ``local_epochs`` (every arm trains ``rounds`` rounds), FedProx's ``mu``, an
-    optional row preparation and a note."""
+    at most ``rounds`` rounds of ``local_epochs`` local epochs, stopped after ``patience`` rounds
+    without a better validation loss (every arm alike), FedProx's ``mu``, an optional row
+    preparation and a note."""
 
     model: str
     site_column: str
@@ -403,6 +444,7 @@ class FederatedPlan:
     metric: str
     rounds: int
     local_epochs: int = 1
+    patience: int | None = 5
     mu: float = 0.01
     prepare: Callable[[Any, Dataset], Dataset] | None = None
     note: str = ""
@@ -411,14 +453,14 @@ class FederatedPlan:
 #: Tasks with a real grouping to federate over. Task packages are not edited: the mapping lives here.
 FEDERATED_PLANS: dict[str, FederatedPlan] = {
     "drug_response": FederatedPlan(
-        model="mlp", site_column="tissue", n_sites=5, pack=False, split="random", metric="pearson", rounds=20,
+        model="mlp", site_column="tissue", n_sites=5, pack=False, split="random", metric="pearson", rounds=150,
         prepare=_tissue_rows,
         note="Sites: the 5 GDSC tissues with the most pairs (lung, blood, nervous system, urogenital, digestive), one "
              "site each; within a site 20% of its pairs are its test part. Network: the mlp baseline's (drug_response's "
              "default lowrank_knn is not a network).",
     ),
     "crispr_on_target": FederatedPlan(
-        model="cnn", site_column="gene", n_sites=5, pack=True, split="random", metric="spearman_per_gene", rounds=20,
+        model="cnn", site_column="gene", n_sites=5, pack=True, split="random", metric="spearman_per_gene", rounds=100,
         note="Sites: the 17 Doench 2016 genes packed into 5 sites of similar size (MED12 alone is one); within a site "
              "20% of its distinct 30-mers are its test part. Network: the cnn baseline's (the default ensemble "
              "includes LightGBM, which does not average).",
@@ -540,10 +582,8 @@ def federated(
         mean, spread = _target_scale([s.y for s in sites])
         recipe = NetworkRecipe(regressor.network, tuple(sites[0].X.shape[1:]), float(regressor.lr), int(regressor.batch_size),
                                float(regressor.weight_decay), mean, spread)
-        predictions: dict[str, list[np.ndarray]] = {}
 
-        def record(arm: str, preds: list[np.ndarray], seconds: float, history: list[dict] | None = None, site_of=None) -> None:
-            predictions[arm] = preds
+        def record(arm: str, preds: list[np.ndarray], seconds: float, history: list[dict] | None = None) -> None:
             for site, pred in zip(sites, preds):
                 rows_out.append({"seed": seed, "arm": arm, "site": site.name, "metrics": score(site.test, pred, seed),
                                  "n_train": site.n, "n_test": len(site.test)})
@@ -553,7 +593,7 @@ def federated(
             rows_out.append({"seed": seed, "arm": arm, "site": "overall", "metrics": score(everything, np.concatenate(preds), seed),
                              "n_train": sum(s.n for s in sites), "n_test": len(everything), "seconds": round(seconds, 1)})
             if history is not None:
-                histories.append({"seed": seed, "arm": arm, "site": site_of or "all", "history": history})
+                histories.append({"seed": seed, "arm": arm, "site": "all", "history": history})
 
         t0 = time.perf_counter()
         trivial = task.model(task.spec.trivial, random_state=seed)
@@ -568,7 +608,8 @@ def federated(
             if progress:
                 progress(f"{task.name} seed {seed}: pooled")
             t0 = time.perf_counter()
-            state, history = federate(recipe, [_merged("pooled", sites)], rounds=plan.rounds, local_epochs=plan.local_epochs, seed=seed)
+            state, history = federate(recipe, [_merged("pooled", sites)], rounds=plan.rounds, local_epochs=plan.local_epochs, seed=seed,
+                                      patience=plan.patience)
             record("pooled", [destandardised(recipe, state, s.X_test) for s in sites], time.perf_counter() - t0, history)
         if "single_site" in arms:
             t0 = time.perf_counter()
@@ -577,7 +618,8 @@ def federated(
                 if progress:
                     progress(f"{task.name} seed {seed}: {site.name} alone")
                 own = replace(recipe, y_mean=float(site.y.mean()), y_scale=float(site.y.std()) or 1.0)
-                state, history = federate(own, [site], rounds=plan.rounds, local_epochs=plan.local_epochs, seed=seed, site_ids=[i])
+                state, history = federate(own, [site], rounds=plan.rounds, local_epochs=plan.local_epochs, seed=seed,
+                                          patience=plan.patience, site_ids=[i])
                 preds.append(destandardised(own, state, site.X_test))
                 histories.append({"seed": seed, "arm": "single_site", "site": site.name, "history": history})
             record("single_site", preds, time.perf_counter() - t0)
@@ -588,11 +630,13 @@ def federated(
                 progress(f"{task.name} seed {seed}: {arm} ({engine}), {len(sites)} sites x {plan.rounds} rounds")
             t0 = time.perf_counter()
             run = federate_flower if engine == "flower" else federate
-            state, history = run(recipe, sites, rounds=plan.rounds, local_epochs=plan.local_epochs, mu=arm_mu, seed=seed)
+            state, history = run(recipe, sites, rounds=plan.rounds, local_epochs=plan.local_epochs, mu=arm_mu, seed=seed,
+                                 patience=plan.patience)
             record(arm, [destandardised(recipe, state, s.X_test) for s in sites], time.perf_counter() - t0, history)
     return FederatedResult(task=task.name, model=plan.model, site_column=plan.site_column, sites=site_map, arms=list(arms),
                            seeds=list(seeds), metric=plan.metric, rows=rows_out, engine=engine, history=histories,
-                           settings={"rounds": plan.rounds, "local_epochs": plan.local_epochs, "mu": plan.mu, "split": plan.split,
+                           settings={"rounds": plan.rounds, "local_epochs": plan.local_epochs, "patience": plan.patience, "mu": plan.mu,
+                                     "split": plan.split,
                                      "max_rows_per_site": max_rows_per_site, "n_rows": int(groups.isin(
                                          [m for ms in site_map.values() for m in ms]).sum())},
                            note=plan.note, data_kind=str(data.meta.get("data_kind", task.spec.data_kind)),
