@@ -314,11 +314,15 @@ def test_cli_privacy_runs_both_modes_and_refuses_bad_options(toy_net_task, tmp_p
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("task", "max_rows"), [("protein_binding", 12_000), ("drug_response", 40_000)])
-def test_dp_at_epsilon_8_beats_the_trivial_floor_on_real_data(task, max_rows):
-    # a seeded subsample and 4 epochs keep it short; the plan's first DP setting, the RDP accountant
-    result = dp_curve(task, epsilons=(8.0,), seeds=(0,), tune=False, max_rows=max_rows, epochs=4, accountant="rdp",
-                      references=("trivial",))
+@pytest.mark.parametrize(("task", "max_rows", "epochs"), [("protein_binding", 12_000, 4), ("drug_response", None, 5)])
+def test_dp_at_epsilon_8_beats_the_trivial_floor_on_real_data(task, max_rows, epochs):
+    # short runs: fewer epochs (and rows), the RDP accountant, the DP setting that the full run chose on its
+    # validation part (protein_binding: batch 256, lr 2e-3, clip 2; drug_response: batch 2048, lr 3e-3, clip 1)
+    chosen = {"protein_binding": {"batch_size": 256, "lr": 2e-3, "max_grad_norm": 2.0},
+              "drug_response": {"batch_size": 2048, "lr": 3e-3, "max_grad_norm": 1.0}}[task]
+    plan = dataclasses.replace(dp_module.DP_PLANS[task], grid=(chosen,))
+    result = dp_curve(task, epsilons=(8.0,), seeds=(0,), tune=False, max_rows=max_rows, epochs=epochs, accountant="rdp",
+                      references=("trivial",), plan=plan)
     table = result.summary().set_index("role")
     assert math.isfinite(table.loc["private", "epsilon"]) and table.loc["private", "epsilon"] <= 8.1
     assert table.loc["private", "mean"] > table.loc["trivial", "mean"] + 0.01, result.summary()
@@ -326,10 +330,11 @@ def test_dp_at_epsilon_8_beats_the_trivial_floor_on_real_data(task, max_rows):
 
 @pytest.mark.slow
 def test_fedavg_lands_between_the_mean_single_site_and_pooled_on_crispr():
-    result = federated("crispr_on_target", seeds=(0,), engine="local", arms=("pooled", "single_site", "fedavg"), rounds=12)
+    # the plan's settings (every arm stops on its validation loss), one seed, the in-process engine
+    result = federated("crispr_on_target", seeds=(0,), engine="local", arms=("pooled", "single_site", "fedavg"))
     summary = result.summary().set_index("arm")["site_mean"]
-    assert summary["single_site"] < summary["fedavg"], summary
-    assert summary["fedavg"] >= 0.95 * summary["pooled"], summary
+    assert summary["single_site"] < summary["fedavg"] <= summary["pooled"] + 0.02, summary
+    assert summary["fedavg"] >= 0.95 * summary["pooled"], summary  # the goal: within 5% of pooled
 
 
 @pytest.mark.slow

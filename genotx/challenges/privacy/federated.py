@@ -444,7 +444,7 @@ class FederatedPlan:
     metric: str
     rounds: int
     local_epochs: int = 1
-    patience: int | None = 5
+    patience: int | None = 10
     mu: float = 0.01
     prepare: Callable[[Any, Dataset], Dataset] | None = None
     note: str = ""

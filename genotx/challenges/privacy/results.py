@@ -17,6 +17,11 @@ from genotx.evaluate.metrics import Evaluator
 __all__ = ["DPResult", "FederatedResult", "result_from_dict"]
 
 
+def _mean(values: np.ndarray) -> float:
+    """Mean of the finite values; NaN (without numpy's empty-slice warning) when there are none."""
+    return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+
+
 @dataclass
 class DPResult:
     """Every run of a privacy-utility curve: one dict per (seed, role, target epsilon) with the
@@ -64,8 +69,8 @@ class DPResult:
                 ratio = values / reference if sign > 0 else reference / values
                 row.update(epsilon=max(r["epsilon"] for r in spent), delta=spent[0]["delta"],
                            noise_multiplier=float(np.mean([r["noise_multiplier"] for r in spent])),
-                           kept=np.nanmean(ratio), kept_std=np.nanstd(ratio),
-                           beats_floor=bool(sign * (np.nanmean(values) - np.nanmean(floor)) > 0))
+                           kept=_mean(ratio), kept_std=np.nanstd(ratio) if np.isfinite(ratio).any() else np.nan,
+                           beats_floor=bool(sign * (_mean(values) - _mean(floor)) > 0))  # False without a floor run
             rows.append(row)
         return pd.DataFrame(rows)
 
