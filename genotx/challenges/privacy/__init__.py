@@ -154,13 +154,23 @@ def _dp_section(result: DPResult) -> Section:
     settings = result.settings
     text = (f"DP-SGD (Opacus: Poisson sampling, per-sample clipping at {settings.get('max_grad_norm')}, "
             f"{str(settings.get('accountant', 'prv')).upper()} accountant, "
-            f"delta = 1/n_train) on {result.task}'s {result.model}, {result.split} split, {len(result.seeds)} seeds; "
+            f"delta = 1/n_train) on {result.task}'s {result.model}, {result.split} split, seeds {result.seeds}; "
             f"clipping norm, learning rate and batch size chosen on a validation part of the training rows. ")
     if goal.get("checked"):
+        floor = table.loc[table["role"] == "trivial", "mean"]
+        floor_text = f" ({result.metric} {float(floor.iloc[0]):.3f})" if len(floor) else ""
         text += (f"At epsilon {goal['epsilon']:g} the private model keeps {goal['kept']:.0%} of the non-private {result.metric} "
                  f"(goal {goal['kept_goal']:.0%}: {'held' if goal['keeps'] else 'not reached'}) and "
-                 f"{'beats' if goal['beats_floor'] else 'does not beat'} the trivial floor.")
+                 f"{'beats' if goal['beats_floor'] else 'does not beat'} the trivial floor{floor_text}. ")
+    text += ("DP covers the network's gradient steps; not the target's mean and sd used to standardise it, a "
+             "featurizer's unsupervised fit, nor the choice of settings on the validation part.")
+    metrics = sorted({m for r in result.runs for m in r["metrics"]})
+    index = pd.MultiIndex.from_arrays([table["role"], table["target_epsilon"]])
+    every = pd.DataFrame({m: result.summary(m).set_index(["role", "target_epsilon"])["mean"].reindex(index).to_numpy()
+                          for m in metrics}, index=shown["run"]).reset_index()
     tables = [(f"{result.task}: {result.metric} per run, mean ± sd over seeds", shown)]
+    if len(metrics) > 1:
+        tables.append((f"{result.task}: every metric per run (mean over seeds)", every.round(4)))
     if result.tuning:
         tables.append(("DP settings tried at the largest epsilon on the validation part (never the test rows)",
                        pd.DataFrame(result.tuning)))
@@ -183,13 +193,17 @@ def _federated_section(result: FederatedResult) -> Section:
                 for key, v in goal.items() if isinstance(v, dict)]
     text = (f"{len(result.sites)} sites by {result.site_column} ({', '.join(result.sites)}), non-IID by construction; "
             f"{result.task}'s {result.model} network trained pooled, per site alone, and by FedAvg / FedProx "
-            f"({result.engine} engine, {result.settings.get('rounds')} rounds), {len(result.seeds)} seeds, {result.metric} "
+            f"({result.engine} engine; at most {result.settings.get('rounds')} rounds, each arm stopped after "
+            f"{result.settings.get('patience')} rounds without a better validation loss), seeds {result.seeds}, {result.metric} "
             f"on each site's held-out test part. Goal (above the mean single site and within 5% of pooled): "
             + "; ".join(verdicts) + ".")
     members = pd.DataFrame({"site": list(result.sites), result.site_column: [", ".join(m) for m in result.sites.values()]})
+    metrics = sorted({m for r in result.rows for m in r["metrics"]})
+    every = pd.DataFrame({m: result.summary(m).set_index("arm")["site_mean"] for m in metrics}).reset_index().round(4)
     return Section(title=f"Privacy (federated): {result.task}", data_kind=result.data_kind, summary=text,
                    tables=[(f"{result.metric} per arm, mean ± sd over seeds", shown),
-                           (f"{result.metric} per site (mean ± sd over seeds)", grid), ("sites", members)],
+                           (f"{result.metric} per site (mean ± sd over seeds)", grid),
+                           ("every metric per arm: mean of the sites' scores (mean over seeds)", every), ("sites", members)],
                    figures=list(_federated_figures(result).values()), note=result.note)
 
 
