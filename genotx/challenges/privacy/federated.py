@@ -8,9 +8,13 @@ part is carved out of its training rows (``task.split_positions``).
 
 Every arm trains the task's own network (its factory, learning rate, batch size, weight decay) in
 the same way: rounds of ``local_epochs`` passes of :func:`genotx.models.nets.train_network` (a
-fresh AdamW each round, as a federated client has), the round kept is the one with the lowest
-validation loss (weighted over the sites' validation parts), targets standardised with the
-federation's mean and spread (each site shares its count, sum and sum of squares):
+fresh AdamW each round, as a federated client has), at most ``rounds`` rounds, stopped after
+``patience`` rounds without a better validation loss (weighted over the sites' validation parts),
+and the round with the lowest one is kept; targets are standardised with the federation's mean
+and spread (each site shares its count, sum and sum of squares; a single site uses its own).
+FedAvg needs more rounds than pooled training (each round averages a few local steps per site),
+so a fixed round count would favour one arm: early stopping lets each arm train until its own
+validation loss stops improving.
 
 * ``pooled``: one client holding every site's training rows (the upper reference);
 * ``single_site``: each site alone, scored on its own test part;
@@ -21,10 +25,10 @@ federation's mean and spread (each site shares its count, sum and sum of squares
 FedAvg and FedProx run in Flower's simulation (``engine="flower"``: ``flwr.simulation.run_simulation``
 with a ServerApp running Flower's ``FedAvg`` / ``FedProx`` strategies and a ClientApp per site, Ray
 limited to 2 CPUs, no dashboard) or in the plain in-process loop :func:`federate` (``engine="local"``).
-Why both: starting Ray and its workers costs ~10-20 s and ~1 GB on this 2-core machine, too much for
-fast tests; the loop calls the same client update (:func:`local_update`) and the same aggregation
+Why both: starting Ray and its workers costs ~10-60 s (by the machine's load) and ~1 GB on this
+2-core machine, too much for fast tests; the loop calls the same client update (:func:`local_update`) and the same aggregation
 (:func:`weighted_average`, replies ordered by site), so both give the same weights for the same seed
-(checked by a slow test). The featurizer (drug_response: PCA of cell-line profiles and drug
+(checked by a slow test; on the real crispr_on_target run every score matched to the last digit). The featurizer (drug_response: PCA of cell-line profiles and drug
 structures) is fitted once on the inputs of every site's training rows, never on labels: in a real
 federation it would be a shared public reference (GDSC cell-line panels and drug structures are public).
 
