@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 
 __all__ = [
+    "require_extra",
     "GenotxError",
     "InputError",
     "UnknownNameError",
@@ -104,3 +105,21 @@ def did_you_mean(name: str, valid: Iterable[str]) -> str | None:
     """
     close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.6)
     return close[0] if close else None
+
+
+def require_extra(module: str, extra: str) -> None:
+    """Raise a :class:`GenotxError` naming the pip extra when an optional library is not installed.
+
+    Examples
+    --------
+    >>> require_extra("json", "none")  # installed: nothing happens
+    >>> try:
+    ...     require_extra("no_such_library_xyz", "federated")
+    ... except GenotxError as err:
+    ...     print(err)
+    no_such_library_xyz is not installed. Fix: pip install 'genotx[federated]'
+    """
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise GenotxError(f"{module} is not installed. Fix: pip install 'genotx[{extra}]'")

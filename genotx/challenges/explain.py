@@ -49,7 +49,7 @@ from scipy import stats
 
 from genotx.challenges._results import Section, clean_json, write_result
 from genotx.data.dataset import Dataset
-from genotx.errors import InputError, UnknownNameError
+from genotx.errors import InputError, UnknownNameError, require_extra
 from genotx.evaluate import attribution as attr
 from genotx.seq.codes import one_hot
 
@@ -232,6 +232,7 @@ def tree_shap(estimator, rows, background) -> tuple[np.ndarray, np.ndarray, floa
     """SHAP values of a Pipeline (featurizer -> LightGBM / tree model) on its featurized inputs:
     ``(phi (n, p), features (n, p), expected value)`` by ``shap.TreeExplainer`` (interventional,
     ``background`` rows as the reference distribution)."""
+    require_extra("shap", "interpret")
     import shap
     from sklearn.pipeline import Pipeline
 
@@ -263,6 +264,7 @@ def permutation_shap(predict: Callable[[pd.DataFrame], np.ndarray], rows: pd.Dat
     >>> np.allclose(phi.sum(axis=1) + base, f(rows))  # doctest: +SKIP
     True
     """
+    require_extra("shap", "interpret")
     import shap
 
     columns = list(rows.columns)

@@ -47,7 +47,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from genotx.errors import InputError
+from genotx.errors import InputError, require_extra
 from genotx.seq.codes import ALPHABETS, one_hot
 
 __all__ = [
@@ -232,10 +232,8 @@ def integrated_gradients(model, onehot, *, n_steps: int = 32, baseline: float = 
     Needs ``pip install captum==0.9.0`` and a torch model. Returns ``(n, length, alphabet)``
     attributions; their sum over bases at a position is that position's contribution.
     """
-    try:
-        from captum.attr import IntegratedGradients
-    except ImportError as err:
-        raise ImportError("method='integrated_gradients' needs Captum: pip install captum==0.9.0 (or use method='ism')") from err
+    require_extra("captum", "interpret")  # or use method='ism'
+    from captum.attr import IntegratedGradients
     import torch
 
     score = onehot_scorer(model, target=target)
@@ -261,6 +259,7 @@ def input_gradients(model, onehot, *, target: int | None = None, batch_size: int
     Centred per position (as :func:`attribute` does with ``method="saliency"``) it is the first-order
     (Taylor) estimate of the saturation-mutagenesis effects, at the cost of one backward pass.
     """
+    require_extra("captum", "interpret")
     from captum.attr import Saliency
     import torch
 

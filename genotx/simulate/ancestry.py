@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from genotx.errors import InputError
+from genotx.errors import InputError, require_extra
 
 __all__ = ["POPULATIONS", "MODEL", "AncestryCohort", "simulate_genotypes", "plant_phenotype", "simulate_cohort"]
 
@@ -91,6 +91,8 @@ def simulate_genotypes(samples: Mapping[str, int], *, n_contigs: int = 5, contig
     sites (``contig``, ``position``, ``frequency``). Contig ``i`` is simulated with seed
     ``random_state * 1000 + i + 1`` (msprime needs seeds > 0), so contigs are independent.
     """
+    require_extra("stdpopsim", "ancestry")
+    require_extra("msprime", "ancestry")
     import stdpopsim  # imported on use: the simulator is the only user in genotx
 
     counts = _check_samples(samples)

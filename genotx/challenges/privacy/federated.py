@@ -60,7 +60,7 @@ from torch import nn
 
 from genotx.challenges.privacy.results import FederatedResult
 from genotx.data.dataset import Dataset
-from genotx.errors import InputError, UnknownNameError
+from genotx.errors import InputError, UnknownNameError, require_extra
 from genotx.evaluate.metrics import Evaluator
 from genotx.models.nets import TorchRegressor, train_network
 from genotx.settings import settings
@@ -366,6 +366,8 @@ def federate_flower(recipe: NetworkRecipe, sites: Sequence[Site], *, rounds: int
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # nor from Ray (its usage-stats head process)
     os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")  # no GPU here: silences Ray's notice about it
     import logging
+
+    require_extra("flwr", "federated")
     from flwr.app import Array, ArrayRecord, ConfigRecord, Context
     from flwr.clientapp import ClientApp
     from flwr.serverapp import Grid, ServerApp
