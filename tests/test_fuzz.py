@@ -25,6 +25,9 @@ from genotx.errors import GenotxError
 
 FAST = int(os.environ.get("GENOTX_FUZZ_EXAMPLES", "25"))
 SLOW = int(os.environ.get("GENOTX_FUZZ_EXAMPLES_SLOW", "60"))
+#: CI replays the same inputs every run (a red build must mean a change broke something); set
+#: GENOTX_FUZZ_EXPLORE=1 to draw fresh random inputs and hunt for new failures
+DERANDOMIZE = os.environ.get("GENOTX_FUZZ_EXPLORE", "") in ("", "0")
 #: seconds one input may take (a small file: anything slower is a hang or a blow-up)
 BUDGET_S = 5.0
 TRIED: dict[str, int] = {}  # reader -> inputs tried (printed by test_fuzz_counts with -s)
@@ -187,7 +190,7 @@ def test_a_reader_returns_or_raises_a_genotx_error_on_any_input(name, tmp_path_f
     read, base = READERS[name]
     folder = tmp_path_factory.mktemp("fuzz")
 
-    @settings(max_examples=FAST, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=FAST, deadline=None, derandomize=DERANDOMIZE, suppress_health_check=list(HealthCheck))
     @given(data=inputs(base))
     def run(data):
         _check(name, read, folder / "input.txt", data)
@@ -201,7 +204,7 @@ def test_a_reader_survives_many_more_inputs(name, tmp_path_factory):
     read, base = READERS[name]
     folder = tmp_path_factory.mktemp("fuzz")
 
-    @settings(max_examples=SLOW, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=SLOW, deadline=None, derandomize=DERANDOMIZE, suppress_health_check=list(HealthCheck))
     @given(data=inputs(base))
     def run(data):
         _check(name, read, folder / "input.txt", data)
@@ -241,7 +244,7 @@ def test_a_task_input_is_read_or_refused_on_any_file(task, offline, tmp_path_fac
     folder = tmp_path_factory.mktemp(task)
     read = _task_input(task)
 
-    @settings(max_examples=FAST, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=FAST, deadline=None, derandomize=DERANDOMIZE, suppress_health_check=list(HealthCheck))
     @given(data=inputs(base))
     def run(data):
         _check(f"{task}.read_input", read, folder / name, data)
@@ -256,7 +259,7 @@ def test_every_task_input_survives_many_more_files(task, tmp_path_factory):
     folder = tmp_path_factory.mktemp(task)
     read = _task_input(task)
 
-    @settings(max_examples=SLOW, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=SLOW, deadline=None, derandomize=DERANDOMIZE, suppress_health_check=list(HealthCheck))
     @given(data=inputs(base))
     def run(data):
         _check(f"{task}.read_input", read, folder / name, data)
@@ -277,7 +280,7 @@ def test_mendelian_randomization_predicts_finite_estimates_or_refuses(tmp_path_f
     positive = st.one_of(st.floats(1e-6, 1e3), st.sampled_from([1e-320, 1e-200, 1e150]))
     row = st.tuples(number, positive, number, positive)
 
-    @settings(max_examples=max(SLOW // 3, 10), deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=max(SLOW // 3, 10), deadline=None, derandomize=DERANDOMIZE, suppress_health_check=list(HealthCheck))
     @given(rows=st.lists(row, min_size=1, max_size=8))
     def run(rows):
         path, out = folder / "mr.csv", folder / "mr.json"

@@ -270,7 +270,7 @@ def _read_tsv(path: Path, required: tuple[str, ...]) -> tuple[pd.DataFrame, int]
         skip += 1
     try:
         frame = pd.read_csv(io.StringIO(text), sep="\t", skiprows=skip, dtype=str, keep_default_na=False, quoting=3)
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise InputError(str(path), f"cannot parse as TSV ({err})", fix="give the tab-separated file as released by HPO") from None
     missing = [c for c in required if c not in frame]
     if missing:
