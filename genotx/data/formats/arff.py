@@ -6,6 +6,7 @@ Numeric attributes become float columns (``?`` -> NaN); nominal attributes becom
 
 from __future__ import annotations
 
+import csv
 import io
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def read_arff(path: str | Path) -> pd.DataFrame:
     text = read_text(path, what="ARFF file")  # missing, folder, empty, not UTF-8, damaged gzip: named there
     try:
         data, meta = arff.loadarff(io.StringIO(text))
-    except (ValueError, TypeError, IndexError, KeyError, StopIteration, arff.ParseArffError) as err:  # scipy's parser fails in all these ways
+    except (ValueError, TypeError, IndexError, KeyError, StopIteration, csv.Error, arff.ParseArffError) as err:  # scipy's parser fails in all these ways
         raise InputError(str(path), f"cannot parse as ARFF ({type(err).__name__}: {err})", fix="check the @attribute and @data sections") from None
     frame = pd.DataFrame(data)
     for name, kind in zip(meta.names(), meta.types()):
