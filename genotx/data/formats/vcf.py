@@ -22,7 +22,7 @@ import pandas as pd
 import pysam
 
 from genotx.data.formats.text import open_text
-from genotx.errors import InputError
+from genotx.errors import InputError, shorten
 
 __all__ = ["read_vcf", "write_vcf", "CALL_COLUMNS"]
 
@@ -52,7 +52,7 @@ def read_vcf(path: str | Path) -> pd.DataFrame:
     >>> read_vcf(p)
     Traceback (most recent call last):
     ...
-    genotx.errors.InputError: ...c.vcf, line 2: POS 'five' is not a positive integer. Fix: ...
+    genotx.errors.InputError: ...c.vcf, line 2: POS 'five' is not a positive integer below 2^31. Fix: ...
     """
     path = Path(path)
     rows, header_seen = [], False
@@ -71,8 +71,10 @@ def read_vcf(path: str | Path) -> pd.DataFrame:
             raise InputError(str(path), f"{len(fields)} tab-separated columns, a VCF record needs at least 8", line=line_no,
                              fix="separate columns by tabs: CHROM POS ID REF ALT QUAL FILTER INFO [FORMAT sample]")
         contig, pos_text, _, ref, alts = fields[:5]
-        if not pos_text.isdigit() or int(pos_text) < 1:
-            raise InputError(str(path), f"POS {pos_text!r} is not a positive integer", line=line_no, fix="POS is the 1-based position")
+        # ASCII digits only (str.isdigit accepts '²'), and at most 2**31 - 1 as the VCF specification bounds POS
+        if not (pos_text.isascii() and pos_text.isdigit()) or not 1 <= int(pos_text) < 2**31:
+            raise InputError(str(path), f"POS {shorten(pos_text)!r} is not a positive integer below 2^31", line=line_no,
+                             fix="POS is the 1-based position")
         if not _ALLELE.match(ref):
             raise InputError(str(path), f"REF {ref!r} has letters outside ACGTN", line=line_no, fix="REF must be reference bases")
         qual = math.nan if fields[5] == "." else _number(fields[5], path, line_no)
