@@ -260,6 +260,10 @@ def test_scan_reads_gzip_and_names_the_line_of_a_bad_letter(tmp_path):
     bad.write_text(">c1\nACGT\nAC7T\n")
     with pytest.raises(InputError, match="line 3"):
         scan_genome([EMX1], bad)
+    twice = tmp_path / "twice.fa"
+    twice.write_text(">c1 first\nACGT\n>c2\nACGT\n>c1 again\nACGT\n")
+    with pytest.raises(InputError, match=r"line 5: record name 'c1' is used twice \(first at line 1\)"):
+        scan_genome([EMX1], twice)
     with pytest.raises(InputError, match="20-nt"):
         scan_sequence(_codes("ACGT" * 10), ["ACGT"])
 

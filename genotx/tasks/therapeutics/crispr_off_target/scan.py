@@ -246,8 +246,14 @@ def iter_contigs(path: str | os.PathLike, *, chunk_bytes: int = 64 << 20) -> Ite
     an :class:`~genotx.errors.InputError` naming the file, line and record.
     """
     where = str(path)
+    seen: dict[str, int] = {}  # name -> line: a repeated name would make two contigs' coordinates indistinguishable
     for batch in iter_fasta(path, chunk_bytes=chunk_bytes):
         for r in range(len(batch)):
+            name, line = batch.names[r], int(batch.lines[r])
+            if name in seen:
+                raise InputError(where, f"record name {name!r} is used twice (first at line {seen[name]})", line=line,
+                                 fix="give every contig a unique name (the first word after '>')")
+            seen[name] = line
             a, b = int(batch.offsets[r]), int(batch.offsets[r + 1])
             codes = _TABLE[batch.codes[a:b]]
             bad = np.flatnonzero(codes == 255)
