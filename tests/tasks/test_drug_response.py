@@ -213,8 +213,17 @@ def test_each_row_is_keyed_by_its_own_structure(tmp_path, tiny_tables):
     keys = dr.read_input(path)["model_drug"].tolist()
     assert keys[:3] == ["smiles:CCCCO", "smiles:Cc1ccccc1", "smiles:CC(=O)O"]
     assert keys[3:5] == ["smiles:CCCCO", "smiles:CCc1ccccc1"]  # one name, two structures: two keys
-    assert keys[5] == "smiles:c1ccccc1"  # a GDSC2 name with the user's own structure
+    assert keys[5] == "D3"  # a GDSC2 name with another structure: that structure is D3's (benzene here), so D3
     assert keys[6:] == ["Camptothecin", "Camptothecin"]  # OCC is ethanol, Camptothecin's SMILES in this table
+
+
+def test_a_known_molecule_under_another_name_keeps_its_learned_column(tmp_path, tiny_tables):
+    """Docetaxel's structure (CCCO in this table) written differently, blank or renamed, is Docetaxel."""
+    path = tmp_path / "pairs.csv"
+    path.write_text("cell_line,drug,smiles\nA673,,OCCC\nA673,MyName,C(CC)O\nA673,Camptothecin,OCCC\nA673,,CCCCO\n")
+    frame = dr.read_input(path)
+    assert frame["model_drug"].tolist() == ["Docetaxel", "Docetaxel", "Docetaxel", "smiles:CCCCO"]
+    assert frame["drug"].tolist() == ["", "MyName", "Camptothecin", ""]  # the user's names are echoed unchanged
 
 
 def test_format_predictions_scores_every_row_by_its_own_smiles(tmp_path, tiny_tables):

@@ -108,6 +108,14 @@ def _canonical(smiles: str) -> str | None:
     return None if mol is None else Chem.MolToSmiles(mol)
 
 
+def _known_structures(names: pd.Series) -> pd.Series:
+    """Canonical SMILES -> GDSC2 drug name (``names``: name -> SMILES), for structures that belong to
+    exactly one name (a structure listed under two names is ambiguous: such a row keeps its own key)."""
+    canonical = pd.Series([_canonical(s) for s in names.to_numpy()], index=names.index, dtype=object).dropna()
+    unique = canonical[~canonical.duplicated(keep=False)]
+    return pd.Series(unique.index.to_numpy(), index=unique.to_numpy(), dtype=object)
+
+
 def _first_line(bad: pd.Series) -> int:
     return int(np.flatnonzero(bad.to_numpy())[0]) + 2  # the header is line 1
 
@@ -118,8 +126,9 @@ def read_input(path: str | Path) -> pd.DataFrame:
 
     Every row is scored by its own structure: the model's drug key (column ``model_drug``) is the
     GDSC2 name when the row gives no SMILES or the name's own structure (compared as canonical
-    SMILES), else ``smiles:<canonical SMILES>``, a drug the model has not seen, reached through its
-    structural neighbours. A row with neither a drug name nor a SMILES is refused.
+    SMILES), the GDSC2 name whose structure the row's SMILES is (whatever name the row gives: the model
+    has seen that molecule), else ``smiles:<canonical SMILES>``, a drug the model has not seen, reached
+    through its structural neighbours. A row with neither a drug name nor a SMILES is refused.
     """
     frame = read_table(path, required=("cell_line", "drug"), optional=("smiles",),
                        aliases={"cell_line": ("CELL_LINE_NAME", "cell"), "drug": ("DRUG_NAME", "drug_name")})
@@ -150,5 +159,6 @@ def read_input(path: str | Path) -> pd.DataFrame:
     names = frame["drug"][given != ""]
     named = pd.Series({n: _canonical(known[n]) for n in names.unique() if n in known.index}, dtype=object)
     is_named_structure = (given == "") | (frame["drug"].map(named) == own)
-    frame["model_drug"] = frame["drug"].where(is_named_structure, STRUCTURE_KEY + own)
+    seen_structure = own.map(_known_structures(known))  # a GDSC2 molecule under another (or no) name
+    frame["model_drug"] = frame["drug"].where(is_named_structure, seen_structure.fillna(STRUCTURE_KEY + own))
     return frame[["cell_line", "drug", "smiles", "model_drug"]].assign(source=DEFAULT_SOURCE)
