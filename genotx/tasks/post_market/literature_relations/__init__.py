@@ -38,12 +38,12 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from genotx.data.source import source_files
-from genotx.errors import InputError, UnknownNameError
+from genotx.errors import UnknownNameError
 from genotx.evaluate.metrics import evaluate
+from genotx.featurize.text import read_notes
 from genotx.evaluate.protocols import Extraction, documents_array
 from genotx.evaluate.splits import ColdSplit, Fold, PredefinedSplit
 from genotx.simulate.notes import RELATIONS, simulate_passages
@@ -201,9 +201,6 @@ def training_data(dataset: Dataset):
 
 # --- genotx predict -------------------------------------------------------------------------------
 
-MAX_BYTES = 2_000_000
-
-
 @lru_cache(maxsize=1)
 def _entity_patterns() -> dict[str, re.Pattern]:
     names = entity_names()
@@ -241,24 +238,8 @@ def detect_entities(text: str) -> list[tuple[int, int, str, str]]:
 def read_input(path: str | Path) -> pd.DataFrame:
     """A plain-text passage (UTF-8) or a folder of ``*.txt`` passages: ``document_id``, ``text`` and the
     drug / gene / disease mentions found by dictionary (GDSC2 drugs, HPO genes, OMIM diseases)."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(str(path), "not found", fix="give a .txt passage or a folder of .txt passages")
-    files = sorted(path.glob("*.txt")) if path.is_dir() else [path]
-    if not files:
-        raise InputError(str(path), "the folder holds no .txt files", fix="put one passage per .txt file in it")
-    rows = []
-    for f in files:
-        raw = f.read_bytes()
-        if len(raw) > MAX_BYTES or b"\x00" in raw[:4096]:
-            raise InputError(str(f), "is not a plain-text passage (binary or over 2 MB)", fix="give UTF-8 text files")
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as err:
-            raise InputError(str(f), f"is not UTF-8 text (byte {err.start})", line=raw[:err.start].count(b"\n") + 1,
-                             fix="save it as UTF-8") from None
-        rows.append({"document_id": f.stem, "text": text, "entities": detect_entities(text)})
-    return pd.DataFrame(rows)
+    notes = read_notes(path)  # the one door for text files: size, binary, UTF-8, empty, folders
+    return notes.assign(entities=[detect_entities(text) for text in notes["text"]])
 
 
 def format_predictions(frame: pd.DataFrame, estimator) -> list[dict]:
