@@ -48,8 +48,16 @@ def explain_(
     randomisation = checks.get("randomisation")
     if randomisation:
         verdict = "passed" if randomisation["passed"] else "FAILED"
-        out.print(f"sanity: {randomisation['kind']} {verdict} (Spearman with the trained model {randomisation['final']}, "
-                  f"threshold {randomisation['threshold']})", highlight=False)
+        out.print(f"sanity: {randomisation['kind']} {verdict} on {randomisation.get('level', 'the ranking')} (Spearman with the "
+                  f"trained model {randomisation['final']}, threshold {randomisation['threshold']})", highlight=False)
+        beyond = randomisation.get("beyond_permuted")
+        if beyond is not None:
+            out.print(f"features beyond every permuted-label model (PIMP z > {beyond['max_pimp_z_of_permuted_models']:.2f}): "
+                      f"{', '.join(beyond['features'][:12]) or 'none'}", highlight=False)
+    for m in checks.get("markers", []):
+        if "rank_pimp" in m:
+            out.print(f"marker {m['marker']} for {m['group']}: rank {m['rank_pimp']} of {m['n_genes']} genes (PIMP z {m['pimp_z']:.2f}); "
+                      f"Spearman with measured {m['data_spearman']:.2f}, predicted {m['model_spearman']:.2f} response", highlight=False)
     if result.model_score:
         out.print("held-out score of the explained model: " + ", ".join(f"{k} {v:.3f}" for k, v in result.model_score.items()),
                   highlight=False)
