@@ -97,4 +97,5 @@ def fewshot_(
             check.add_row(row["method"], row["versus"], f"{row['gain']:+.4f} ± {row['gain_std']:.4f}", f"{row['seed_spread']:.4f}",
                           "yes" if row["beats"] else "no")
         out.print(check)
+        out.print(result.verdict(metric=metric), highlight=False)
     out.print(f"time {result.seconds:.0f}s; wrote {paths[0]}", highlight=False)
