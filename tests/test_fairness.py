@@ -1,6 +1,7 @@
 """genotx fairness: per-group metrics and bootstrap gaps, group reweighting under a task's protocol, the JSON,
-figures, report section and CLI; the simulated multi-ancestry polygenic score (GWAS, clumping, accuracy per
-population). Fast tests use toy or tiny simulated data; slow ones run two real tasks and the full simulation.
+figures, report section and CLI; a yes/no decision per group with fairlearn's ThresholdOptimizer and
+ExponentiatedGradient; the simulated multi-ancestry polygenic score (GWAS, clumping, accuracy per population).
+Fast tests use toy or tiny simulated data; slow ones run real tasks and the full simulation.
 """
 
 from __future__ import annotations
@@ -13,15 +14,15 @@ import pandas as pd
 import pytest
 from scipy import stats
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.linear_model import LinearRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from typer.testing import CliRunner
 
 from genotx.challenges import fairness as fairness_module
 from genotx.challenges.fairness import (
-    FairnessPlan, FairnessResult, Grouping, GroupReweighted, PRSResult, clump, fairness, group_metrics, marginal_gwas,
-    prs_fairness, report_section, save_fairness,
+    Decision, FairnessPlan, FairnessResult, Grouping, GroupReweighted, PRSResult, ThresholdPostprocessed, clump,
+    decision_metrics, fairness, group_metrics, marginal_gwas, prs_fairness, report_section, save_fairness,
 )
 from genotx.cli import app
 from genotx.data.dataset import Dataset
@@ -241,6 +242,140 @@ def test_cli_writes_json_and_prints_the_gap(toy_task, tmp_path):
     assert written["seeds"] == [0] and written["n_boot"] == 200 and written["methods"] == ["group_balanced"]
     bad = runner.invoke(app, ["fairness", "toy_fair", "--by", "ancestry", "--out", str(tmp_path)])
     assert bad.exit_code != 0 and "group column" in bad.output
+
+
+# ---- a yes/no decision: fairlearn's ThresholdOptimizer and ExponentiatedGradient -----------------
+
+
+def test_decision_rates_and_gap_are_fairlearns_and_the_bootstrap_counts_agree():
+    from fairlearn.metrics import (
+        MetricFrame, demographic_parity_difference, equalized_odds_difference, true_positive_rate,
+    )
+
+    rng = np.random.default_rng(5)
+    group = rng.choice(["a", "b", "c"], 300)
+    truth = rng.integers(0, 2, 300)
+    decision = np.where(group == "c", rng.random(300) < 0.7, rng.random(300) < 0.4).astype(int)
+    out = decision_metrics(truth, decision, group, n_boot=200, random_state=1)
+    assert out["gap"] == pytest.approx(equalized_odds_difference(truth, decision, sensitive_features=group))
+    tpr = MetricFrame(metrics=true_positive_rate, y_true=truth, y_pred=decision, sensitive_features=group).by_group
+    assert out["rates"]["tpr"] == pytest.approx(tpr.to_dict())
+    assert out["n_positive_by_group"] == {g: int(truth[group == g].sum()) for g in "abc"}
+    parity = decision_metrics(truth, decision, group, constraint="demographic_parity", n_boot=None)
+    assert parity["gap"] == pytest.approx(demographic_parity_difference(truth, decision, sensitive_features=group))
+    # the bincount rates of one "resample" that is the data itself equal fairlearn's, group by group
+    codes = pd.Index(sorted("abc")).get_indexer(group)
+    rates = fairness_module._group_rates(truth.astype(float), decision.astype(float), codes[None, :], 3)[0]
+    assert rates[:, 0] == pytest.approx(tpr.to_numpy()) and rates[:, 3] == pytest.approx(list(out["by_group"].values()))
+    assert out["gap_ci"][0] <= out["gap"] <= out["gap_ci"][1] and len(out["gap_samples"]) == 200
+    assert out["worst"] == "c" or out["gap_rate"] == "tpr"  # c is selected most: its FPR is the highest
+    with pytest.raises(InputError, match="0 or 1"):
+        decision_metrics([0, 1, 2], [0, 1, 1], list("aab"), n_boot=None)
+    with pytest.raises(UnknownNameError, match="constraint"):
+        decision_metrics(truth, decision, group, constraint="fair")
+
+
+def _biased_scores(n_a: int = 500, n_b: int = 300, seed: int = 0):
+    """The same risk in both groups, but group b's measured feature reads 1.0 too high: one threshold
+    selects b's patients, with or without the outcome, far more often (unequal TPR and FPR)."""
+    rng = np.random.default_rng(seed)
+    group = np.repeat(["a", "b"], [n_a, n_b])
+    latent = rng.normal(size=n_a + n_b)
+    y = (latent + rng.normal(scale=0.7, size=len(latent)) > 0.8).astype(int)
+    return pd.DataFrame({"x": latent + np.where(group == "b", 1.0, 0.0)}), y, group
+
+
+def _logistic():
+    return make_pipeline(FunctionTransformer(lambda f: f[["x"]].to_numpy(float)), LogisticRegression())
+
+
+def _toy_binary_module() -> types.ModuleType:
+    X, y, group = _biased_scores()
+    module = types.ModuleType("toy_decision")
+    module.SPEC = TaskSpec(
+        name="toy_decision", number=96, stage="clinical", title="Toy decision", formulation="x -> y",
+        protocol="supervised", target="binary", data_kind="simulated", sources=(), splits=("cv5",),
+        metrics=("auroc",), baselines=("logistic",), trivial="logistic",
+    )
+    module.load = lambda: Dataset("toy_decision", X, y, pd.DataFrame({"row": np.arange(len(y)), "group": group}),
+                                  {"data_kind": "simulated"})
+    module.SPLITS = {"cv5": ColdSplit("row", n_folds=5)}
+    module.MODELS = {"logistic": lambda random_state=0: _logistic()}
+    return module
+
+
+DECISION_PLAN = FairnessPlan(
+    model="logistic", metric="auroc", groupings={"group": Grouping("the toy's two groups")}, note="toy",
+    decision=Decision(what="y = 1", baseline="P(y = 1) >= 0.5", outcome=lambda y: np.asarray(y, dtype=float),
+                      decide=lambda score, extra: (score >= 0.5).astype(int),
+                      features=lambda: make_pipeline(FunctionTransformer(lambda f: f[["x"]].to_numpy(float)),
+                                                     StandardScaler())),
+)
+
+
+@pytest.fixture
+def toy_decision(monkeypatch):
+    _discover()
+    task = Task.from_module(_toy_binary_module())
+    monkeypatch.setitem(TASKS._items, "toy_decision", task)
+    monkeypatch.setitem(fairness_module.FAIRNESS, "toy_decision", DECISION_PLAN)
+    return task
+
+
+def test_threshold_optimizer_shrinks_the_equalised_odds_difference_on_held_out_rows(toy_decision):
+    result = fairness("toy_decision", decision=True, seeds=(0,), n_boot=200)
+    table = result.summary().set_index("method")
+    assert list(table.index) == ["none", "threshold_optimizer", "logistic_regression", "exponentiated_gradient"]
+    assert result.metric == "equalized_odds_difference" and result.view == "decision"
+    none, after = table.loc["none"], table.loc["threshold_optimizer"]
+    assert none["gap"] > 0.3 and none["worst_group"] in {"a", "b"}  # the biased feature: a real gap
+    assert after["gap"] < 0.5 * none["gap"]
+    assert after["gap_reduction_ci_low"] > 0  # paired bootstrap: narrower beyond chance
+    assert after["compared_with"] == "none" and table.loc["exponentiated_gradient", "compared_with"] == "logistic_regression"
+    assert table.loc["exponentiated_gradient", "gap"] < table.loc["logistic_regression", "gap"]
+    for seed in result.seeds:  # held out: every row scored once, the group's rates from its own rows
+        run = next(r for r in result.runs if r["method"] == "none" and r["seed"] == seed)
+        assert run["n_scored"] == 800 and run["n_by_group"] == {"a": 500, "b": 300}
+        assert run["rates"]["tpr"]["b"] > run["rates"]["tpr"]["a"] and run["rates"]["fpr"]["b"] > run["rates"]["fpr"]["a"]
+        assert "gap_samples" not in run and set(run["other"]["auc"]) == {"a", "b"}
+
+
+def test_thresholds_are_chosen_on_training_rows_only():
+    X, y, group = _biased_scores(200, 120)
+    groups = pd.Series(group, index=X.index)
+    train, test = np.arange(0, 320, 2), np.arange(1, 320, 2)
+    fitted = ThresholdPostprocessed(_logistic(), groups=groups, random_state=3).fit(X.iloc[train], y[train])
+    flipped = y.copy()
+    flipped[test] = 1 - flipped[test]  # the held-out outcomes change: nothing the fit saw
+    again = ThresholdPostprocessed(_logistic(), groups=groups, random_state=3).fit(X.iloc[train], flipped[train])
+    assert np.array_equal(fitted.predict(X.iloc[test]), again.predict(X.iloc[test]))
+    unknown = ThresholdPostprocessed(_logistic(), groups=groups, outcome=lambda t: np.where(np.arange(len(t)) % 7 == 0,
+                                                                                             np.nan, t))
+    assert set(unknown.fit(X.iloc[train], y[train]).predict(X.iloc[test])) <= {0, 1}  # unknown outcomes: no threshold
+
+
+def test_decision_json_report_cli_and_refusals(toy_decision, tmp_path):
+    result = fairness("toy_decision", decision=True, seeds=(0,), n_boot=50, mitigations=("threshold_optimizer",))
+    paths = save_fairness(result, tmp_path)
+    assert paths[0].name == "fairness_toy_decision_group_decision.json" and all(p.stat().st_size > 1000 for p in paths[1:])
+    payload = json.loads(paths[0].read_text())
+    assert payload["view"] == "decision" and {r["rate"] for r in payload["rates"]} == {
+        "tpr", "fpr", "selection_rate", "balanced_accuracy"}
+    pd.testing.assert_frame_equal(FairnessResult.from_dict(payload).rate_table(), result.rate_table())
+    section = report_section(payload)
+    assert "threshold_optimizer" in section.summary and "paired bootstrap" in section.summary
+    assert len(section.figures) == 2 and len(section.tables[1][1]) == 4 * 3  # 4 rates x (a, b, all)
+    with pytest.raises(InputError, match="decision"):
+        fairness("toy_decision", mitigations=("threshold_optimizer",))  # a decision mitigation on the score view
+    with pytest.raises(InputError, match="no yes/no decision"):
+        fairness("rare_disease", decision=True)
+    runner = CliRunner()
+    out = runner.invoke(app, ["fairness", "toy_decision", "--by", "group", "--decision", "--quick", "--mitigations",
+                              "threshold_optimizer", "--out", str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    assert "equalized_odds_difference" in out.output and "threshold_optimizer" in out.output
+    bad = runner.invoke(app, ["fairness", "toy_decision", "--decision", "--constraint", "fair", "--out", str(tmp_path)])
+    assert bad.exit_code != 0 and "constraint" in bad.output
 
 
 # ---- the simulated multi-ancestry polygenic score ------------------------------------------------
