@@ -475,7 +475,7 @@ class ThresholdPostprocessed(MetaEstimatorMixin, BaseEstimator):
         from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
         labels, group = _binary(self.outcome, y), _group_of(self, X)
-        strata = np.nan_to_num(labels, nan=2.0)  # unknown outcomes spread over the folds too
+        strata = np.nan_to_num(labels, nan=0.0)  # folds balanced on the known positives
         folds = StratifiedKFold(self.inner_folds, shuffle=True, random_state=self.random_state)
         scorer = _TrainingPercentile(self.estimator)
         score = cross_val_predict(scorer, X, y, cv=list(folds.split(np.zeros(len(strata)), strata)))
@@ -791,11 +791,8 @@ class FairnessResult:
     references: dict = field(default_factory=dict)
 
     def reference(self, method: str) -> str | None:
-        """The method a mitigation is compared with (``none``, the task's model, unless :data:`REFERENCES`
-        says otherwise; None for a reference itself)."""
-        if method == "none" or method in self.references.values():
-            return None
-        return self.references.get(method, "none")
+        """The method a mitigation is compared with (:func:`_compared_with`)."""
+        return _compared_with(method, self.references)
 
     def _runs(self, method: str) -> list[dict]:
         return [r for r in self.runs if r["method"] == method]
@@ -888,6 +885,14 @@ class FairnessResult:
         return cls(**{k: v for k, v in payload.items() if k in names})
 
 
+def _compared_with(method: str, references: Mapping[str, str]) -> str | None:
+    """The method a mitigation is compared with: ``none`` (the task's model) unless ``references``
+    (:data:`REFERENCES`) says otherwise; None for ``none`` and for a reference itself."""
+    if method == "none" or method in references.values():
+        return None
+    return references.get(method, "none")
+
+
 def _rate_of(run: Mapping, rate: str) -> tuple[dict, dict]:
     """A decision run's ``rate`` per group and its bootstrap bounds (balanced accuracy: its ``by_group``)."""
     if rate == "balanced_accuracy":
@@ -975,8 +980,8 @@ def _paired(runs: dict[str, dict], references: Mapping[str, str], quantiles=(0.0
     """Each mitigated run gets the paired bootstrap interval of its gap reduction and overall change
     against its reference's run (same rows, same resamples); the samples are then dropped."""
     for method, run in runs.items():
-        base = runs.get(references.get(method, "none"))
-        if method != "none" and base is not None and base is not run and "gap_samples" in run:
+        base = runs.get(_compared_with(method, references))
+        if base is not None and "gap_samples" in run:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 run["gap_reduction_ci"] = np.nanquantile(base["gap_samples"] - run["gap_samples"], quantiles).tolist()
