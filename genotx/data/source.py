@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,9 @@ log = logging.getLogger(__name__)
 
 DataKind = Literal["real", "semi-synthetic", "simulated"]
 DATA_KINDS: tuple[str, ...] = ("real", "semi-synthetic", "simulated")
+#: tries of one registry download, and the wait before the second (doubled before the third)
+DOWNLOAD_ATTEMPTS = 3
+RETRY_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -201,8 +205,18 @@ def _download_package(pkg: PackageFile, downloads: Path, progress: Callable[[str
                 raise FetchError(f"apt-get is needed to fetch Debian package {pkg.name}; or use use_local()")
             cmd = ["apt-get", "download", "-q", pkg.requirement]
         progress(f"downloading {pkg.requirement} ({pkg.registry})")
-        done = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
-        files = [p for p in Path(tmp).iterdir() if p.is_file()]
+        for attempt in range(DOWNLOAD_ATTEMPTS):
+            # pip prepares an sdist's metadata before saving it, installing its build requirements from the
+            # registry: one dropped connection there fails the whole download, so a failed try is retried
+            done = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
+            files = [p for p in Path(tmp).iterdir() if p.is_file()]
+            if done.returncode == 0 and len(files) == 1:
+                break
+            for partial in files:
+                partial.unlink()
+            if attempt + 1 < DOWNLOAD_ATTEMPTS:
+                progress(f"download of {pkg.requirement} failed (try {attempt + 1} of {DOWNLOAD_ATTEMPTS}); retrying")
+                time.sleep(RETRY_WAIT_S * (attempt + 1))
         if done.returncode != 0 or len(files) != 1:
             raise FetchError(
                 f"could not download {pkg.requirement} from {pkg.registry}: {done.stderr.strip()[-500:]}. "

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from genotx.data.source import SOURCES, source_sha256
 from genotx.engine.records import ResultStore, RunRecord, run_key
-from genotx.errors import GenotxError, InputError, UnknownNameError
+from genotx.errors import DataMissingError, FetchError, GenotxError, InputError, IntegrityError, UnknownNameError
 from genotx.evaluate.outcome import Outcome
 from genotx.tasks.registry import Task, get_task
 from genotx.data.dataset import Dataset
@@ -199,19 +199,29 @@ def _run_planned(planned: PlannedRun) -> tuple[RunRecord, Outcome]:
     return run(planned.task, model=planned.model, split=planned.split, seed=planned.seed)
 
 
-def _benchmark_local(todo, store, on_start, on_done) -> None:
+def _benchmark_local(todo, store, on_start, on_done) -> dict[str, str]:
+    """Run ``todo`` in order; a task whose data cannot be fetched is skipped (returned: task -> why), the others run."""
     datasets: dict[str, Dataset] = {}
+    unavailable: dict[str, str] = {}
     for planned in todo:
+        if planned.task in unavailable:
+            continue
         if on_start:
             on_start(planned)
         task = get_task(planned.task)
         if planned.task not in datasets:
-            datasets = {planned.task: task.load()}  # keep one dataset in memory at a time
+            try:
+                datasets = {planned.task: task.load()}  # keep one dataset in memory at a time
+            except (FetchError, IntegrityError, DataMissingError) as error:
+                unavailable[planned.task] = str(error)
+                log.warning("%s: data unavailable, its runs are skipped: %s", planned.task, error)
+                continue
         record, outcome = run(task, model=planned.model, split=planned.split, seed=planned.seed, dataset=datasets[planned.task])
         store.write(record, outcome.predictions)
         log.info("%s: %s", planned.key, record.metrics)
         if on_done:
             on_done(planned, record)
+    return unavailable
 
 
 def _benchmark_ray(todo, store, on_start, on_done, address: str | None) -> None:
@@ -267,7 +277,12 @@ def benchmark(
     if backend == "ray":
         _benchmark_ray(todo, store, on_start, on_done, address)
     elif backend == "local":
-        _benchmark_local(todo, store, on_start, on_done)
+        unavailable = _benchmark_local(todo, store, on_start, on_done)
+        if unavailable:  # the other tasks' records are written; a rerun resumes and retries only these
+            reasons = "; ".join(f"{task}: {why}" for task, why in unavailable.items())
+            raise FetchError(f"{len(unavailable)} task(s) could not get their data and were skipped ({reasons}). "
+                             "Fix: rerun the same command to resume (finished runs are kept), or point the source at "
+                             "local files with genotx.data.use_local")
     else:
         raise UnknownNameError("backend", backend, ("local", "ray"))
     return store.records()
