@@ -1445,9 +1445,10 @@ def fairness_figures(result: FairnessResult | Mapping) -> dict[str, Any]:
         for ax, rate in zip(groups.subplots(2, 2).ravel(), RATES):
             _group_bars(ax, table[table["rate"] == rate], methods, names, colours)
             ax.set(ylabel=_RATE_NAMES[rate], ylim=(0, 1.05))
-        groups.axes[0].legend(fontsize=7)
-        groups.suptitle(f"{result.task} ({result.data_kind}): decision '{result.decision}' per {result.by} "
-                        f"(mean over seeds; bootstrap 95%)", fontsize=9)
+        groups.legend(*groups.axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=len(methods),
+                      fontsize=8)
+        groups.suptitle(f"{result.task} ({result.data_kind}): decision for '{result.decision}'\nper {result.by}, "
+                        f"{result.model}; mean over seeds, bootstrap 95%", fontsize=9)
     else:
         table = result.group_table()
         names = list(dict.fromkeys(table["group"]))

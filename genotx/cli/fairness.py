@@ -34,7 +34,7 @@ def _print_task(result, paths) -> None:
                       _fmt(row["overall_change"], row["overall_change_std"]) if mitigated else "")
     out.print(table)
     groups = result.group_table()
-    per = Table(title=f"{result.metric} per {result.by} (mean ± std over seeds [bootstrap 95%])")
+    per = Table(title=f"{result.metric} per {result.by} (mean ± std over seeds, \\[bootstrap 95%])")
     per.add_column(result.by)
     per.add_column("n", justify="right")
     methods = ["none", *result.methods]
@@ -66,7 +66,7 @@ def _print_decision(result, paths) -> None:
     table = Table(title=f"{result.task} / {result.model}: decision '{result.decision}' per {result.by}, {result.split} "
                         f"split, seeds {result.seeds} ({result.data_kind}); gap = {result.metric}")
     for column in ("method", "compared with", "balanced accuracy", "gap", "gap 95% (bootstrap)", "worst group",
-                   "gap reduction [paired 95%]", "balanced accuracy change [paired 95%]"):
+                   "gap reduction \\[paired 95%]", "balanced accuracy change \\[paired 95%]"):
         table.add_column(column, justify="left" if column in ("method", "compared with", "worst group") else "right")
     for _, row in summary.iterrows():
         compared = row.get("compared_with")
@@ -78,7 +78,7 @@ def _print_decision(result, paths) -> None:
                       _fmt(row["overall_change"], row["overall_change_std"]) + _ci(row, "overall_change_ci") if mitigated else "")
     out.print(table)
     pivot = rate_pivot(result)
-    per = Table(title=f"rates per {result.by} (mean over seeds [bootstrap 95%])")
+    per = Table(title=f"rates per {result.by} (mean over seeds, \\[bootstrap 95%])")
     for column in pivot.columns:
         per.add_column(str(column), justify="left" if column in ("rate", "group") else "right")
     for row in pivot.itertuples(index=False):
