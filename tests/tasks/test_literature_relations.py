@@ -13,7 +13,9 @@ from genotx.evaluate.metrics import evaluate
 from genotx.evaluate.protocols import documents_array
 from genotx.simulate.notes import PASSAGE_FAMILIES, RELATIONS, simulate_passages
 from genotx.tasks.post_market import literature_relations as lr
-from genotx.tasks.post_market.literature_relations.models import NoRelations, RelationExtractor, candidate_pairs, rule_relation
+from genotx.tasks.post_market.literature_relations.features import TriggerLexicon, pair_text, stem
+from genotx.tasks.post_market.literature_relations.models import (NoRelations, PairNaiveBayes, RelationExtractor, candidate_pairs,
+                                                                  rule_relation)
 
 DRUGS = ("Gefitinib", "Olaparib", "Cisplatin", "Tretinoin", "Nilotinib", "Vorinostat")
 GENES = ("EGFR", "CYP3A4", "ABCB1", "PARP1", "RARA", "ESR1", "HDAC1")
@@ -65,7 +67,7 @@ def test_rule_relation(context, pair, label):
 def test_models_return_relations_of_candidate_pairs():
     _, X, y = _passages(120)
     for model in (RelationExtractor(method="rules"), RelationExtractor(method="bag_of_words"), NoRelations(),
-                  RelationExtractor(method="cnn", epochs=2)):
+                  RelationExtractor(method="cnn", epochs=2), PairNaiveBayes()):
         pred = model.fit(X, y).predict(X)
         assert pred.shape == (len(X),)
         for text, entities, doc in zip(X["text"], X["entities"], pred):
@@ -84,6 +86,44 @@ def test_bag_of_words_learns_seen_phrasings():
         model.predict(Xt[["document_id", "text"]])
     with pytest.raises(InputError, match="relations between given entities"):
         RelationExtractor(method="cnn").fit(Xt[["document_id", "text"]], [[] for _ in range(len(Xt))])
+
+
+def _tiny(sentences):
+    """Passages 'DRUG <words> GENE.' with the drug and gene as given entities."""
+    texts, entities = [], []
+    for drug, words, gene in sentences:
+        text = f"{drug} {words} {gene}."
+        texts.append(text)
+        entities.append([(0, len(drug), "drug", drug), (text.index(gene, len(drug)), text.index(gene, len(drug)) + len(gene), "gene", gene)])
+    return pd.DataFrame({"document_id": range(len(texts)), "text": texts, "entities": entities})
+
+
+def test_naive_bayes_carries_a_trigger_stem_and_a_negation_to_a_new_phrasing():
+    train = _tiny([("Gefitinib", "potently inhibited", "EGFR"), ("Olaparib", "is an inhibitor of", "PARP1"),
+                   ("Tretinoin", "strongly activated", "RARA"), ("Vorinostat", "acts as an activator of", "HDAC1"),
+                   ("Nilotinib", "did not inhibit", "ESR1"), ("Cisplatin", "showed no effect on", "ABCB1")] * 4)
+    y = [[(e[0][0], e[0][1], e[1][0], e[1][1], label)] if label else []
+         for e, label in zip(train["entities"], ["inhibitor", "inhibitor", "activator", "activator", None, None] * 4)]
+    model = PairNaiveBayes(min_phrasings=2).fit(train, y)
+    assert model.lexicon_.triggers_ == {"inhibit": "inhibitor", "activ": "activator"}
+    test = _tiny([("Gefitinib", "inhibits the kinase", "EGFR"), ("Tretinoin", "activates the receptor", "RARA"),
+                  ("Olaparib", "was not shown to inhibit", "PARP1")])
+    assert [[r[4] for r in doc] for doc in model.predict(test)] == [["inhibitor"], ["activator"], []]
+    with pytest.raises(InputError, match="given entities"):
+        PairNaiveBayes().fit(test[["document_id", "text"]], [[]] * 3)
+    with pytest.raises(InputError, match="one label"):
+        PairNaiveBayes().fit(test, [[]] * 3)
+
+
+def test_stems_and_negation_scope_of_a_pair():
+    assert {stem(w) for w in ("inhibits", "inhibited", "inhibitor", "inhibition")} == {"inhibit"}
+    assert stem("agonist") != stem("antagonist")
+    text = "Cells grew. Imatinib did not inhibit KIT at all. EGFR is fine."
+    p = pair_text(text, (12, 20, "drug"), (37, 40, "gene"))
+    assert p.left == [] and p.between == ["did", "not", "inhibit"] and p.right == ["at", "all"]
+    assert p.stems()[1] == ["did", "not", "neg_inhibit"] and p.statuses[1] == "negative"
+    lexicon = TriggerLexicon(min_phrasings=2).fit([["a", "x"], ["a", "y"], ["a", "z"]], ["inhibitor", "activator", "none"])
+    assert lexicon.triggers_ == {}  # a word every phrasing shares names no relation
 
 
 def test_mention_models_on_tiny_texts():
@@ -138,6 +178,16 @@ def test_default_passages_hold_out_families_and_the_learned_model_beats_the_floo
     assert floor.metrics["relation_f1"] == 0.0
     assert learned.metrics["relation_f1"] > 0.4 and cnn.metrics["relation_f1"] > 0.3
     assert learned.metrics["entity_f1"] != learned.metrics["entity_f1"]  # NaN: no mention truth in this source
+
+
+@pytest.mark.slow
+def test_naive_bayes_beats_bag_of_words_and_the_floor_over_seeds():
+    task = genotx.get_task("literature_relations")
+    data = task.load()
+    scores = {m: [genotx.run(task, model=m, dataset=data, seed=s)[0].metrics["relation_f1"] for s in range(5)]
+              for m in ("naive_bayes", "bag_of_words", "nothing")}
+    assert max(scores["nothing"]) == 0.0 and min(scores["naive_bayes"]) > 0.4
+    assert sum(scores["naive_bayes"]) > sum(scores["bag_of_words"]) + 5 * 0.03  # mean over seeds, by > 0.03
 
 
 @pytest.mark.slow

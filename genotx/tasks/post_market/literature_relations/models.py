@@ -253,7 +253,7 @@ class PairNaiveBayes(BaseEstimator):
                 allowed = [i for i, c in enumerate(classes) if c in self.labels_by_types_.get((h[2], t[2]), {"none"})]
                 label = classes[max(allowed, key=lambda i: row[i])] if allowed else "none"
                 if label != "none":
-                    rels.append((h[0], h[1], t[0], t[1], label))
+                    rels.append((h[0], h[1], t[0], t[1], str(label)))
             out.append(rels)
         return _documents_array(out)
 
